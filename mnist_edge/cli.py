@@ -1,0 +1,207 @@
+"""The ``mnist-edge`` command line.
+
+Results go to stdout (``--json`` prints exactly one JSON document), progress
+and logs to stderr. Heavy libraries (TensorFlow, matplotlib) are imported
+inside the commands that need them, so ``mnist-edge --help`` and
+``mnist-edge predict`` stay light.
+
+Exit codes:
+    0  success
+    1  an error the user can fix (missing/corrupt data or model, bad output folder)
+    2  usage error (bad option or argument; click's own code)
+    3  a parity gate failed (``export``)
+    4  some inputs failed while the others were processed (``predict``, ``bench``)
+    130  interrupted (Ctrl-C); nothing half-written is left behind
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from mnist_edge import __version__
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARITY = 3
+EXIT_PARTIAL = 4
+EXIT_INTERRUPTED = 130
+
+
+def _user_errors():
+    """Exception types that mean "the user gave us something bad"."""
+    from mnist_edge.data import DataError
+    from mnist_edge.fsutil import OutputError
+    from mnist_edge.keras_model import ModelError
+
+    errors = [DataError, OutputError, ModelError]
+    try:
+        from mnist_edge.runtime import RuntimeModelError, ImageError
+
+        errors += [RuntimeModelError, ImageError]
+    except ImportError:  # runtime needs an interpreter only when it is used
+        pass
+    return tuple(errors)
+
+
+def handle_errors(func):
+    """Turns user-caused errors into one line and a non-zero exit, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("mnist-edge: interrupted; no partial output was left", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except _user_errors() as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def echo_json(document) -> None:
+    """Prints one JSON document on stdout."""
+    click.echo(json.dumps(document, indent=2))
+
+
+def logger(quiet: bool):
+    """Returns a function that writes progress lines to stderr unless quiet."""
+    if quiet:
+        return lambda _msg: None
+    return lambda msg: click.echo(msg, err=True)
+
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(exists=True, path_type=str),
+    default=None,
+    help="Folder with the four MNIST IDX files (.gz or raw) or a Keras mnist.npz. "
+    "Default: $MNIST_EDGE_DATA, then ~/.keras/datasets/mnist.npz, then a Keras download.",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON document on stdout.")
+QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mnist-edge")
+def main():
+    """Train, export, benchmark and deploy an MNIST digit model to small devices.
+
+    Exit codes: 0 ok, 1 user error, 2 usage error, 3 parity gate failed,
+    4 some inputs failed, 130 interrupted.
+    """
+
+
+@main.command()
+@click.option("--arch", type=click.Choice(["mlp", "cnn"]), default="mlp", show_default=True,
+              help="mlp: the tutorial's model, layer for layer. cnn: a small CNN.")
+@click.option("--epochs", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 60000), default=32, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
+              help="Same seed on the same machine gives the same weights.")
+@click.option("--train-limit", type=click.IntRange(10, None), default=None,
+              help="Train on a class-balanced subset of this many images (quick runs).")
+@DATA_DIR_OPTION
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=str),
+              default="models", show_default=True, help="Folder for the .keras model and its metadata.")
+@JSON_OPTION
+@QUIET_OPTION
+@handle_errors
+def train(arch, epochs, batch_size, seed, train_limit, data_dir, out_dir, as_json, quiet):
+    """Train the tutorial's MLP (or a small CNN) on MNIST, fast and reproducibly.
+
+    Writes OUT/<dataset>_<arch>.keras and a JSON metadata file beside it
+    (dataset checksums, seed, hyper-parameters, history, test metrics, wall
+    time, library versions). Nothing is left in OUT if the run fails.
+    """
+    from mnist_edge import data as data_mod
+    from mnist_edge import train as train_mod
+
+    from mnist_edge.fsutil import ensure_writable_dir
+
+    log = logger(quiet)
+    ensure_writable_dir(out_dir)  # fail before minutes of work, not after
+    dataset = data_mod.load(data_dir)
+    log(f"data: {dataset.name} from {dataset.source} "
+        f"({len(dataset.y_train)} train / {len(dataset.y_test)} test"
+        f"{', checksums verified' if dataset.verified else ', unknown checksums'})")
+    meta = train_mod.train(dataset, out_dir, arch=arch, epochs=epochs, batch_size=batch_size,
+                           seed=seed, train_limit=train_limit, log=log)
+    summary = {
+        "model": meta["model"],
+        "metadata": meta["model"][: -len(".keras")] + ".json",
+        "arch": arch,
+        "dataset": dataset.name,
+        "test_accuracy": meta["test_accuracy"],
+        "test_loss": meta["test_loss"],
+        "train_seconds": meta["train_seconds"],
+        "epochs": epochs,
+        "seed": seed,
+    }
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(f"model          {summary['model']}")
+        click.echo(f"test accuracy  {summary['test_accuracy']:.4f}")
+        click.echo(f"test loss      {summary['test_loss']:.4f}")
+        click.echo(f"train time     {summary['train_seconds']:.1f} s ({epochs} epochs)")
+
+
+@main.command(name="eval")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str),
+              default=None, help="The .keras model (default: the trained model in models/).")
+@DATA_DIR_OPTION
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=str),
+              default=None, help="Write the tutorial's figures as PNG into this folder.")
+@JSON_OPTION
+@handle_errors
+def eval_(model_path, data_dir, plots_dir, as_json):
+    """Evaluate a trained model: accuracy, loss, per-class accuracy, confusion matrix.
+
+    With --plots DIR also writes train_grid.png (training images 1990-2009),
+    confusion_matrix.png, image_2000.png (image and probabilities) and
+    training_curves.png (from the model's metadata).
+    """
+    from mnist_edge import data as data_mod
+    from mnist_edge import evaluate, keras_model
+    from mnist_edge.train import load_metadata
+
+    path = model_path or keras_model.default_model_path()
+    model = keras_model.load_keras_model(path)
+    dataset = data_mod.load(data_dir)
+    probs = evaluate.keras_probabilities(model, data_mod.normalize(dataset.x_test))
+    result = {"model": str(path), "dataset": dataset.name}
+    result.update(evaluate.metrics(probs, dataset.y_test))
+    if plots_dir:
+        meta = load_metadata(path) or {}
+        p2000 = evaluate.keras_probabilities(model, data_mod.normalize(dataset.x_train[2000:2001]))[0]
+        names = None
+        if dataset.name == "fashion-mnist":
+            names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                     "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
+        written = evaluate.write_plots(plots_dir, dataset.x_train, dataset.y_train,
+                                       result["confusion_matrix"], p2000,
+                                       meta.get("history"), names)
+        result["plots"] = [str(p) for p in written]
+        if not meta.get("history"):
+            click.echo("note: no training metadata beside the model; training_curves.png skipped",
+                       err=True)
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(f"model          {result['model']}")
+    click.echo(f"test accuracy  {result['test_accuracy']:.4f}  ({result['n']} images)")
+    click.echo(f"test loss      {result['test_loss']:.4f}")
+    click.echo("per class      " + "  ".join(
+        f"{i}:{a:.3f}" for i, a in enumerate(result["per_class_accuracy"])))
+    click.echo("confusion matrix (rows: true, columns: predicted)")
+    for i, row in enumerate(result["confusion_matrix"]):
+        click.echo(f"  {i} " + " ".join(f"{v:5d}" for v in row))
+    for p in result.get("plots", []):
+        click.echo(f"wrote {p}")

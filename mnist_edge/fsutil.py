@@ -1,0 +1,120 @@
+"""Atomic file output: write beside the target, then rename into place.
+
+A crash, a Ctrl-C or a failed check never leaves a half-written artefact
+under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+class OutputError(Exception):
+    """An output folder cannot be created or written."""
+
+
+def ensure_writable_dir(path: os.PathLike) -> Path:
+    """Creates ``path`` if needed and checks that files can be written in it.
+
+    Args:
+        path: the output folder.
+
+    Returns:
+        The folder as a Path.
+
+    Raises:
+        OutputError: when it cannot be created or written.
+    """
+    path = Path(path).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create output folder ({exc.strerror or exc})") from None
+    if not path.is_dir():
+        raise OutputError(f"{path}: not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".mnist-edge-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{path}: output folder is not writable ({exc.strerror or exc})") from None
+    return path
+
+
+@contextlib.contextmanager
+def staging_dir(final_dir: os.PathLike) -> Iterator[Path]:
+    """A hidden temp folder inside ``final_dir``, removed whatever happens.
+
+    Files are built in it and moved into ``final_dir`` with :func:`commit`;
+    anything left behind (an exception, KeyboardInterrupt) is deleted.
+
+    Args:
+        final_dir: the folder the artefacts end up in (same filesystem, so the
+            final rename is atomic).
+
+    Yields:
+        The staging folder.
+    """
+    stage = Path(tempfile.mkdtemp(prefix=".mnist-edge-tmp-", dir=final_dir))
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def commit(staged: Path, final: Path) -> Path:
+    """Renames a staged file onto its final name (atomic on one filesystem)."""
+    os.replace(staged, final)
+    return final
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_bytes_atomic(path: os.PathLike, data: bytes) -> Path:
+    """Writes ``data`` to ``path`` through a temp file and a rename.
+
+    Args:
+        path: the destination.
+        data: the bytes to write.
+
+    Returns:
+        The destination path.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        # mkstemp creates 0600; give the file the mode a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json_atomic(path: os.PathLike, document) -> Path:
+    """Writes a JSON document atomically, pretty-printed, UTF-8."""
+    text = json.dumps(document, indent=2, sort_keys=False) + "\n"
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def sha256_file(path: os.PathLike) -> str:
+    """Returns the hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

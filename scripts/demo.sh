@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job end to end on the default data: train the tutorial model,
+# evaluate it and draw its figures. Outputs go to models/ and out/.
+# Data: $MNIST_EDGE_DATA, ../shared/data/mnist, or a Keras download.
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+setup_venv "train,runtime,dev"
+ME=".venv/bin/mnist-edge"
+set -x
+$ME train --out models
+$ME eval --model models/mnist_mlp.keras --plots out/plots

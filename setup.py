@@ -1,0 +1,53 @@
+"""mnist-edge: an MNIST digit model from Keras training to a Raspberry Pi.
+
+Laid out after pypa/sampleproject's setup.py. The core install is light
+(numpy, click, Pillow); TensorFlow comes only with the ``train`` extra, the
+TFLite interpreter with ``runtime``.
+"""
+
+import pathlib
+
+from setuptools import setup
+
+here = pathlib.Path(__file__).parent.resolve()
+long_description = (here / "README.md").read_text(encoding="utf-8")
+version = {}
+exec((here / "mnist_edge" / "__init__.py").read_text(encoding="utf-8"), version)
+
+setup(
+    name="mnist-edge",
+    version=version["__version__"],
+    description="Train, export, benchmark and deploy an MNIST digit model to small devices",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    classifiers=[
+        "Development Status :: 3 - Alpha",
+        "Intended Audience :: Developers",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3 :: Only",
+    ],
+    license="MIT",
+    keywords="mnist, tflite, litert, quantization, raspberry-pi, edge",
+    packages=["mnist_edge"],
+    python_requires=">=3.10, <4",
+    install_requires=["numpy", "click>=8.0", "pillow>=9.1"],
+    extras_require={
+        "train": [
+            # tensorflow-cpu has wheels for x86-64 Linux; elsewhere the full package.
+            "tensorflow-cpu>=2.16; platform_system=='Linux' and platform_machine=='x86_64'",
+            "tensorflow>=2.16; platform_system!='Linux' or platform_machine!='x86_64'",
+            "matplotlib>=3.5",
+        ],
+        "runtime": [
+            # 2.2.0 and 2.3.0 segfault when creating an Interpreter on arm64 (see
+            # DEVELOPERS.md); 2.1.x is proven on Raspberry Pi OS bookworm (arm64).
+            "ai-edge-litert>=2.1.0,<2.2; platform_machine=='aarch64'",
+            "ai-edge-litert>=2.1.0; platform_machine!='aarch64'",
+        ],
+        "dev": ["pytest>=7", "build", "wheel"],
+    },
+    entry_points={"console_scripts": ["mnist-edge=mnist_edge.cli:main"]},
+)

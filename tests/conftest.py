@@ -1,0 +1,50 @@
+"""Shared fixtures: the real MNIST folder, a CLI runner, trained models."""
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _mnist_dir() -> Path:
+    env = os.environ.get("MNIST_EDGE_DATA")
+    return Path(env) if env else ROOT.parent / "shared" / "data" / "mnist"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long end-to-end runs (CI still runs them)")
+    config.addinivalue_line("markers", "tf: needs TensorFlow (the train extra)")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    path = _mnist_dir()
+    if not (path / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"MNIST not found at {path}; set MNIST_EDGE_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    from mnist_edge import data
+
+    return data.load(mnist_dir)
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def full_model(tmp_path_factory, mnist):
+    """The default model trained exactly as `mnist-edge train` does (5 epochs)."""
+    pytest.importorskip("tensorflow")
+    from mnist_edge import train
+
+    out = tmp_path_factory.mktemp("full_model")
+    meta = train.train(mnist, out, seed=0)
+    return Path(meta["model"]), meta
