@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job end to end on the default data: train the tutorial model,
-# evaluate it and draw its figures. Outputs go to models/ and out/.
+# evaluate it and draw its figures, export it to TFLite (gated on parity). Outputs go to models/ and out/.
 # Data: $MNIST_EDGE_DATA, ../shared/data/mnist, or a Keras download.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 setup_venv "train,runtime,dev"
@@ -8,3 +8,4 @@ ME=".venv/bin/mnist-edge"
 set -x
 $ME train --out models
 $ME eval --model models/mnist_mlp.keras --plots out/plots
+$ME export --model models/mnist_mlp.keras --quantize all --out models

@@ -48,3 +48,24 @@ def full_model(tmp_path_factory, mnist):
     out = tmp_path_factory.mktemp("full_model")
     meta = train.train(mnist, out, seed=0)
     return Path(meta["model"]), meta
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory, mnist):
+    """A quick model (1 epoch on 3000 images) for tests that need any model."""
+    pytest.importorskip("tensorflow")
+    from mnist_edge import train
+
+    out = tmp_path_factory.mktemp("small_model")
+    meta = train.train(mnist, out, epochs=1, seed=0, train_limit=3000)
+    return Path(meta["model"])
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, full_model, mnist):
+    """`mnist-edge export --quantize all` of the full model (the real thing)."""
+    from mnist_edge import export
+
+    out = tmp_path_factory.mktemp("exported")
+    result = export.export(full_model[0], out, dataset=mnist)
+    return out, result

@@ -1,0 +1,246 @@
+"""`mnist-edge export`: formats, op graph, calibration, sidecars, parity gate, bad input."""
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from mnist_edge import export, runtime  # noqa: E402
+from mnist_edge.cli import main  # noqa: E402
+
+
+def _ops(path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    return [op["op_name"] for op in it._get_ops_details()], it
+
+
+@pytest.mark.slow
+def test_export_all_meets_targets(exported):
+    out, result = exported
+    arts = {a["quantization"]: a for a in result["artifacts"]}
+    assert set(arts) == {"none", "float16", "dynamic", "int8"}
+    assert result["passed"] and all(a["passed"] for a in arts.values())
+    assert [Path(a["path"]).name for a in result["artifacts"]] == [
+        "mnist_mlp_float32.tflite", "mnist_mlp_float16.tflite",
+        "mnist_mlp_dynamic.tflite", "mnist_mlp_int8.tflite"]
+    assert arts["none"]["agreement"] == 1.0
+    assert arts["int8"]["size_bytes"] <= 0.27 * arts["none"]["size_bytes"]
+    assert arts["int8"]["agreement"] >= 0.995
+    assert arts["int8"]["accuracy_drop_pp"] <= 0.2
+    assert arts["int8"]["io_dtype"] == "int8"
+    for a in arts.values():
+        assert Path(a["path"]).stat().st_size == a["size_bytes"]
+    # Nothing else was left behind (no staging folders or temp files).
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([Path(a["path"]).name for a in arts.values()]
+                           + [Path(a["path"]).stem + ".json" for a in arts.values()])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["float32", "int8"])
+def test_static_graph_resizes_to_a_batch(exported, mnist, fmt):
+    out, _ = exported
+    ops, it = _ops(out / f"mnist_mlp_{fmt}.tflite")
+    assert ops == ["RESHAPE", "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+    detail = it.get_input_details()[0]
+    assert detail["shape"].tolist() == [1, 28, 28]
+    assert detail["shape_signature"].tolist() == [-1, 28, 28]
+    it.resize_tensor_input(detail["index"], [10000, 28, 28])
+    it.allocate_tensors()
+    assert it.get_output_details()[0]["shape"].tolist() == [10000, 10]
+
+
+@pytest.mark.slow
+def test_sidecar_describes_the_file(exported, full_model):
+    out, result = exported
+    int8 = next(a for a in result["artifacts"] if a["quantization"] == "int8")
+    meta = json.loads((out / "mnist_mlp_int8.json").read_text())
+    content = (out / "mnist_mlp_int8.tflite").read_bytes()
+    assert meta["format"] == runtime.METADATA_FORMAT
+    assert meta["labels"] == [str(i) for i in range(10)]
+    assert meta["tflite_sha256"] == hashlib.sha256(content).hexdigest()
+    assert meta["input"]["normalization"]["scale"] == pytest.approx(1 / 255)
+    assert meta["input"]["dtype"] == "int8" and meta["output"]["dtype"] == "int8"
+    assert meta["input"]["quantization"]["scale"] == pytest.approx(1 / 255, rel=1e-6)
+    assert meta["input"]["quantization"]["zero_point"] == -128
+    assert meta["output"]["quantization"]["scale"] == pytest.approx(1 / 256)
+    assert meta["source_model"]["sha256"] == hashlib.sha256(full_model[0].read_bytes()).hexdigest()
+    assert meta["source_model"]["dataset"] == "mnist"
+    assert meta["calibration"]["samples"] == 500
+    assert meta["calibration"]["value_range"][1] <= 1.0
+    assert meta["parity"]["agreement"] == int8["agreement"] and meta["parity"]["passed"]
+
+
+@pytest.mark.slow
+def test_parity_matches_an_independent_evaluation(exported, mnist):
+    """Recompute int8 accuracy with a bare interpreter and hand-written quantisation."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    out, result = exported
+    int8 = next(a for a in result["artifacts"] if a["quantization"] == "int8")
+    it = Interpreter(model_path=str(out / "mnist_mlp_int8.tflite"))
+    inp, outd = it.get_input_details()[0], it.get_output_details()[0]
+    it.resize_tensor_input(inp["index"], [10000, 28, 28])
+    it.allocate_tensors()
+    scale, zp = inp["quantization"]
+    x = np.clip(np.round(mnist.x_test / 255.0 / scale) + zp, -128, 127).astype(np.int8)
+    it.set_tensor(inp["index"], x)
+    it.invoke()
+    pred = it.get_tensor(outd["index"]).argmax(1)
+    assert np.mean(pred == mnist.y_test) == int8["accuracy"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("io_type,dtype", [("uint8", "uint8"), ("float", "float32")])
+def test_int8_io_variants(tmp_path, full_model, mnist, io_type, dtype):
+    result = export.export(full_model[0], tmp_path, ["int8"], io_type=io_type, dataset=mnist)
+    art = result["artifacts"][0]
+    assert art["passed"] and art["io_dtype"] == dtype
+    assert Path(art["path"]).name == f"mnist_mlp_int8_{io_type}io.tflite"
+    ops, it = _ops(art["path"])
+    assert "FULLY_CONNECTED" in ops
+    assert it.get_input_details()[0]["dtype"].__name__ == dtype
+    # Every FULLY_CONNECTED runs on int8 tensors, whatever the I/O type.
+    for op in it._get_ops_details():
+        if op["op_name"] == "FULLY_CONNECTED":
+            assert it._get_tensor_details(op["inputs"][0], 0)["dtype"].__name__ == "int8"
+
+
+@pytest.mark.slow
+def test_calibrating_on_0_255_data_is_caught(tmp_path, full_model, mnist):
+    """The classic mistake: calibrate on raw pixels, infer on /255 data."""
+    wrong = export.representative_images(mnist, 500, 0) * 255.0
+    result = export.export(full_model[0], tmp_path, ["int8"], dataset=mnist,
+                           calibration_images=wrong)
+    art = result["artifacts"][0]
+    assert art["accuracy"] < 0.2  # ~9-10 %: every image looks almost black
+    assert not art["passed"] and not result["passed"]
+    assert art["path"] is None and not list(tmp_path.glob("*.tflite"))
+
+
+def test_failed_gate_exit_code_and_keep_failed(runner, tmp_path, small_model, mnist_dir):
+    args = ["export", "--model", str(small_model), "--quantize", "int8",
+            "--data-dir", str(mnist_dir), "--min-agreement", "1.0", "--max-drop", "0", "--json"]
+    result = runner.invoke(main, args + ["--out", str(tmp_path / "a")])
+    assert result.exit_code == 3, result.output
+    doc = json.loads(result.stdout)
+    assert doc["artifacts"][0]["passed"] is False and doc["artifacts"][0]["path"] is None
+    assert "parity gate failed" in result.stderr
+    assert not list((tmp_path / "a").glob("*.tflite"))
+    kept = runner.invoke(main, args + ["--out", str(tmp_path / "b"), "--keep-failed"])
+    assert kept.exit_code == 3
+    assert (tmp_path / "b" / "mnist_mlp_int8.tflite").is_file()
+    meta = json.loads((tmp_path / "b" / "mnist_mlp_int8.json").read_text())
+    assert meta["parity"]["passed"] is False
+
+
+def test_quick_export_table_and_json(runner, tmp_path, small_model, mnist_dir):
+    result = runner.invoke(main, ["export", "--model", str(small_model), "--quantize", "none",
+                                  "--quantize", "int8", "--data-dir", str(mnist_dir),
+                                  "--out", str(tmp_path), "--json", "--c-array", "--debug"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [a["quantization"] for a in doc["artifacts"]] == ["none", "int8"]
+    for a in doc["artifacts"]:
+        for key in ("path", "quantization", "io_dtype", "size_bytes", "accuracy", "agreement",
+                    "max_abs_diff", "passed"):
+            assert key in a
+    assert "format" in result.stderr and "agreement" in result.stderr and "pass" in result.stderr
+    assert "INFO:" not in result.stderr and "fully_quantize" not in result.stderr
+    # --debug: per-layer CSV and chart.
+    csv_text = (tmp_path / "mnist_mlp_int8_debug.csv").read_text()
+    assert csv_text.count("FULLY_CONNECTED") == 2 and "rmse_over_scale" in csv_text
+    assert (tmp_path / "mnist_mlp_int8_debug.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_c_array_compiles_to_the_same_bytes(tmp_path, small_model, mnist):
+    result = export.export(small_model, tmp_path, ["int8"], dataset=mnist, c_array=True,
+                           max_drop_pp=100, min_agreement=0)
+    tflite = (tmp_path / "mnist_mlp_int8.tflite").read_bytes()
+    header = (tmp_path / "mnist_mlp_int8.h").read_text()
+    assert "extern const unsigned char g_mnist_mlp_int8_model[];" in header
+    assert "alignas(16)" in (tmp_path / "mnist_mlp_int8.cc").read_text()
+    main_cc = tmp_path / "dump.cc"
+    main_cc.write_text(
+        '#include <cstdio>\n#include <cstdint>\n#include "mnist_mlp_int8.h"\n'
+        "int main() { if (reinterpret_cast<uintptr_t>(g_mnist_mlp_int8_model) % 16) return 2;\n"
+        "  fwrite(g_mnist_mlp_int8_model, 1, g_mnist_mlp_int8_model_len, stdout); return 0; }\n")
+    exe = tmp_path / "dump"
+    subprocess.run(["g++", "-std=c++11", "-o", str(exe), str(main_cc),
+                    str(tmp_path / "mnist_mlp_int8.cc"), "-I", str(tmp_path)], check=True)
+    assert subprocess.run([str(exe)], capture_output=True, check=True).stdout == tflite
+    assert result["artifacts"][0]["extra_files"][0].endswith(".h")
+
+
+def _save_model(path, in_shape, classes):
+    import keras
+
+    model = keras.Sequential([keras.Input(in_shape), keras.layers.Flatten(),
+                              keras.layers.Dense(classes, activation="softmax")])
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "text", "input", "output"])
+def test_bad_model_one_line_no_partial_file(runner, tmp_path, mnist_dir, case):
+    out = tmp_path / "out"
+    if case == "missing":
+        model, expect = tmp_path / "nope.keras", "model file not found"
+    elif case == "corrupt":
+        good = _save_model(tmp_path / "good.keras", (28, 28), 10).read_bytes()
+        model = tmp_path / "corrupt.keras"
+        model.write_bytes(good[: len(good) // 2])
+        expect = "not a Keras model"
+    elif case == "text":
+        model = tmp_path / "notes.keras"
+        model.write_text("this is not a model\n")
+        expect = "not a Keras model"
+    elif case == "input":
+        model, expect = _save_model(tmp_path / "big.keras", (32, 32), 10), "expected (None, 28, 28)"
+    else:
+        model, expect = _save_model(tmp_path / "five.keras", (28, 28), 5), "expected (None, 10)"
+    result = runner.invoke(main, ["export", "--model", str(model), "--out", str(out),
+                                  "--data-dir", str(mnist_dir)])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert not list(out.glob("*")) if out.exists() else True
+
+
+def test_unwritable_out(runner, tmp_path, small_model):
+    blocker = tmp_path / "f"
+    blocker.write_text("")
+    result = runner.invoke(main, ["export", "--model", str(small_model), "--out", str(blocker / "sub")])
+    assert result.exit_code == 1, result.output
+    assert "cannot create output folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_mid_export_leaves_no_partial_file(runner, tmp_path, small_model, mnist_dir,
+                                                  monkeypatch):
+    calls = {"n": 0}
+    real = export.parity
+
+    def interrupt_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "parity", interrupt_second)
+    result = runner.invoke(main, ["export", "--model", str(small_model), "--out", str(tmp_path),
+                                  "--data-dir", str(mnist_dir), "--quantize", "none",
+                                  "--quantize", "float16"])
+    assert result.exit_code == 130 and "interrupted" in result.stderr
+    assert "Traceback" not in result.output
+    # The first format completed and passed; the interrupted one left nothing.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist_mlp_float32.json",
+                                                          "mnist_mlp_float32.tflite"]
