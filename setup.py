@@ -31,7 +31,12 @@ setup(
     ],
     license="MIT",
     keywords="mnist, tflite, litert, quantization, raspberry-pi, edge",
-    packages=["mnist_edge"],
+    packages=["mnist_edge", "mnist_edge.default_model"],
+    # The predictor's default int8 model is committed in models/default/ and
+    # installed as package data, so `mnist-edge predict` works right after a
+    # plain (non-editable) `pip install .[runtime]`.
+    package_dir={"mnist_edge.default_model": "models/default"},
+    package_data={"mnist_edge.default_model": ["*.tflite", "*.json"]},
     python_requires=">=3.10, <4",
     install_requires=["numpy", "click>=8.0", "pillow>=9.1"],
     extras_require={
@@ -43,9 +48,14 @@ setup(
         ],
         "runtime": [
             # 2.2.0 and 2.3.0 segfault when creating an Interpreter on arm64 (see
-            # DEVELOPERS.md); 2.1.x is proven on Raspberry Pi OS bookworm (arm64).
+            # DEVELOPERS.md); 2.1.x is proven on Raspberry Pi OS bookworm (arm64)
+            # by scripts/pi_check.sh.
             "ai-edge-litert>=2.1.0,<2.2; platform_machine=='aarch64'",
-            "ai-edge-litert>=2.1.0; platform_machine!='aarch64'",
+            "ai-edge-litert>=2.1.0; platform_machine!='aarch64' and platform_machine!='armv7l'",
+            # 32-bit Pi OS: LiteRT has no armv7l wheels; tflite-runtime 2.14.0
+            # (the last release) has one for CPython 3.11 and needs numpy<2.
+            "tflite-runtime==2.14.0; platform_machine=='armv7l'",
+            "numpy<2; platform_machine=='armv7l'",
         ],
         "dev": ["pytest>=7", "build", "wheel"],
     },

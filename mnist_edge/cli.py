@@ -277,3 +277,109 @@ def export(model_path, quantize, io_type, out_dir, data_dir, calibration_samples
         failed = ", ".join(a["name"] for a in result["artifacts"] if not a["passed"])
         click.echo(f"Error: parity gate failed for {failed}", err=True)
         sys.exit(EXIT_PARITY)
+
+
+def _unique_debug_name(debug_dir, path, used):
+    import pathlib
+
+    base = pathlib.Path(path).stem or "input"
+    name, n = f"{base}.png", 1
+    while name in used:
+        n += 1
+        name = f"{base}_{n}.png"
+    used.add(name)
+    return pathlib.Path(debug_dir) / name
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="A .tflite model (default: the int8 model shipped with mnist-edge).")
+@click.option("--top-k", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="How many classes to show per image.")
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help="Interpreter threads (default: the interpreter's own).")
+@click.option("--runtime", "runtime_name", type=click.Choice(["auto", "litert", "tflite-runtime",
+                                                              "tensorflow"]),
+              default="auto", show_default=True,
+              help="Interpreter: auto tries LiteRT, then tflite-runtime, then TensorFlow.")
+@click.option("--debug-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Save the 28x28 image each input became (what the model saw).")
+@JSON_OPTION
+@QUIET_OPTION
+def predict(inputs, model_path, top_k, threads, runtime_name, debug_dir, as_json, quiet):
+    """Predict the digit in images: photos, scans, screenshots or MNIST-form arrays.
+
+    IMAGE_OR_DIR... are PNG, JPEG, BMP, GIF, WebP, TIFF or .npy files, or
+    folders of them. Each image is cleaned (paper, grid lines, shadows),
+    cropped, scaled and centred the MNIST way. A blank image is reported as
+    "no digit found". Bad inputs get one line each on stderr; the others are
+    still predicted; the exit code is 4 if any input failed.
+    """
+    from mnist_edge import runtime
+
+    log = logger(quiet)
+    try:
+        predictor = runtime.Predictor(model_path or runtime.default_model_path(),
+                                      num_threads=threads, runtime=runtime_name)
+    except runtime.RuntimeModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    log(f"model {predictor.model_path} ({predictor.input_dtype.name} input) on "
+        f"{predictor.runtime} {predictor.runtime_version}")
+    if debug_dir:
+        from mnist_edge.fsutil import OutputError, ensure_writable_dir
+
+        try:
+            ensure_writable_dir(debug_dir)
+        except OutputError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    results, images, good = [], [], []
+    used = set()
+    for path, error in runtime.iter_image_paths(inputs):
+        entry = {"path": str(path)}
+        if error is None:
+            try:
+                image = runtime.preprocess_file(path)
+            except runtime.ImageError as exc:
+                error = str(exc)
+            except MemoryError:
+                error = "image too large to decode in memory"
+        if error is not None:
+            entry["error"] = error
+        else:
+            good.append(len(results))
+            images.append(image)
+            if debug_dir:
+                from PIL import Image
+
+                from mnist_edge.fsutil import write_bytes_atomic
+                import io
+
+                buffer = io.BytesIO()
+                Image.fromarray(image).save(buffer, format="PNG")
+                entry["debug_image"] = str(write_bytes_atomic(
+                    _unique_debug_name(debug_dir, path, used), buffer.getvalue()))
+        results.append(entry)
+
+    if images:
+        # One image at a time: the same results as a batch (tested), and no
+        # second, batch-sized interpreter to build for the usual one or few.
+        for index, pred in zip(good, map(predictor.predict, images)):
+            entry = results[index]
+            entry["label"] = predictor.labels[pred.label]
+            entry["confidence"] = round(pred.confidence, 6)
+            entry["probabilities"] = [round(float(p), 6) for p in pred.probabilities]
+            entry["top_k"] = [{"label": predictor.labels[l], "probability": round(p, 6)}
+                              for l, p in pred.top_k(top_k)]
+    failed = [r for r in results if "error" in r]
+    if as_json:
+        echo_json(results)
+    for entry in results:
+        if "error" in entry:
+            click.echo(f"{entry['path']}: error: {entry['error']}", err=True)
+        elif not as_json:
+            shown = "  ".join(f"{t['label']} ({t['probability']:.3f})" for t in entry["top_k"])
+            click.echo(f"{entry['path']}: {shown}")
+    if failed:
+        sys.exit(EXIT_PARTIAL)

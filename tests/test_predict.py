@@ -1,0 +1,140 @@
+"""`mnist-edge predict` end to end, good and bad inputs (no TensorFlow needed)."""
+
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_edge.cli import main
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _png_chunk(kind, payload):
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def huge_png(path, side=30000):
+    """A tiny file whose header claims a side x side 8-bit greyscale image."""
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+                     + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + _png_chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture
+def digits(tmp_path, mnist):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i in range(5):
+        Image.fromarray(mnist.x_test[i]).save(folder / f"d{i}.png")
+    (folder / "notes.txt").write_text("ignored: not an image suffix")
+    return folder
+
+
+def test_predict_folder_text_and_json(runner, digits, mnist):
+    text = runner.invoke(main, ["predict", str(digits), "--top-k", "3"])
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.strip().splitlines()
+    assert len(lines) == 5
+    for i, line in enumerate(lines):
+        assert line.startswith(f"{digits / f'd{i}.png'}: {mnist.y_test[i]} (")
+        assert line.count("(") == 3
+    assert "litert" in text.stderr  # the interpreter in use is reported
+    js = runner.invoke(main, ["predict", str(digits), "--json", "--threads", "2"])
+    doc = json.loads(js.stdout)
+    assert [d["label"] for d in doc] == [str(v) for v in mnist.y_test[:5]]
+    for d in doc:
+        assert set(d) >= {"path", "label", "confidence", "probabilities"}
+        assert len(d["probabilities"]) == 10 and abs(sum(d["probabilities"]) - 1) < 0.02
+        assert d["confidence"] == max(d["probabilities"])
+
+
+def test_bad_inputs_one_line_each_good_ones_still_predicted(runner, tmp_path, digits, mnist):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.png").write_bytes(b"")
+    good_png = (digits / "d0.png").read_bytes()
+    (bad / "truncated.png").write_bytes(good_png[: len(good_png) // 2])
+    (bad / "text.png").write_text("hello, I am text\n")
+    huge_png(bad / "huge.png")
+    Image.new("L", (200, 200), 255).save(bad / "blank.png")
+    no_images = tmp_path / "empty_dir"
+    no_images.mkdir()
+    args = ["predict", "--json", str(digits / "d0.png"), str(tmp_path / "missing.png"),
+            str(bad / "empty.png"), str(bad / "truncated.png"), str(bad / "text.png"),
+            str(bad / "huge.png"), str(bad / "blank.png"), str(no_images), str(digits / "d1.png")]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 4, result.output
+    assert "Traceback" not in result.output
+    doc = json.loads(result.stdout)
+    by_name = {Path(d["path"]).name: d for d in doc}
+    assert by_name["d0.png"]["label"] == str(mnist.y_test[0])
+    assert by_name["d1.png"]["label"] == str(mnist.y_test[1])
+    expect = {"missing.png": "no such file", "empty.png": "empty file",
+              "truncated.png": "truncated or corrupt", "text.png": "not an image",
+              "huge.png": "too large", "blank.png": "no digit found", "empty_dir": "no images"}
+    for name, message in expect.items():
+        assert message in by_name[name]["error"], (name, by_name[name])
+        assert set(by_name[name]) == {"path", "error"}
+    err_lines = [l for l in result.stderr.splitlines() if ": error: " in l]
+    assert len(err_lines) == 7
+
+
+def test_bad_model_is_one_line(runner, digits, tmp_path):
+    wrong = runner.invoke(main, ["predict", "--model", str(FIXTURES / "wrong_shape_32x32_to_5.tflite"),
+                                 str(digits)])
+    assert wrong.exit_code == 1 and "is not a 28x28 image" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    junk = tmp_path / "junk.tflite"
+    junk.write_text("nope")
+    result = runner.invoke(main, ["predict", "--model", str(junk), str(digits)])
+    assert result.exit_code == 1 and "not a TFLite model" in result.stderr
+
+
+@pytest.mark.parametrize("model", ["mnist_mlp_float32", "mnist_mlp_int8_uint8io",
+                                   "mnist_mlp_int8_floatio"])
+def test_other_formats(runner, digits, mnist, model):
+    result = runner.invoke(main, ["predict", "--json", "--model", str(FIXTURES / f"{model}.tflite"),
+                                  str(digits)])
+    assert result.exit_code == 0
+    assert [d["label"] for d in json.loads(result.stdout)] == [str(v) for v in mnist.y_test[:5]]
+
+
+def test_debug_dir_saves_what_the_model_saw(runner, tmp_path, digits, mnist):
+    page = Image.fromarray(255 - np.kron(mnist.x_test[0], np.ones((8, 8), np.uint8)))
+    page.save(digits / "big.jpg")
+    out = tmp_path / "seen"
+    result = runner.invoke(main, ["predict", "--debug-dir", str(out), str(digits)])
+    assert result.exit_code == 0
+    saved = sorted(p.name for p in out.iterdir())
+    assert saved == ["big.png", "d0.png", "d1.png", "d2.png", "d3.png", "d4.png"]
+    assert np.array_equal(np.asarray(Image.open(out / "d0.png")), mnist.x_test[0])
+    assert Image.open(out / "big.png").size == (28, 28)
+
+
+def test_predict_never_imports_tensorflow(digits):
+    code = ("import sys, json\nfrom click.testing import CliRunner\nfrom mnist_edge.cli import main\n"
+            f"r = CliRunner().invoke(main, ['predict', '--json', {str(digits)!r}])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "import mnist_edge.runtime\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'keras', 'matplotlib', 'torch', 'jax'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_runtime_module_imports_only_numpy_pillow_and_an_interpreter():
+    code = ("import sys, json\nbefore = set(sys.modules)\nimport mnist_edge.runtime as r\n"
+            "p = r.Predictor(r.default_model_path())\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    top = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    third_party = {m for m in top if m not in sys.stdlib_module_names and not m.startswith("_")}
+    assert third_party <= {"mnist_edge", "numpy", "PIL", "ai_edge_litert", "tflite_runtime"}, third_party
