@@ -383,3 +383,79 @@ def predict(inputs, model_path, top_k, threads, runtime_name, debug_dir, as_json
             click.echo(f"{entry['path']}: {shown}")
     if failed:
         sys.exit(EXIT_PARTIAL)
+
+
+def _thread_list(ctx, param, value):
+    try:
+        counts = [int(v) for v in str(value).split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter("use a comma-separated list of thread counts, e.g. 1,2,4") from None
+    if not counts or any(c < 1 or c > 256 for c in counts):
+        raise click.BadParameter("thread counts must be between 1 and 256")
+    return counts
+
+
+@main.command()
+@click.option("--keras", "keras_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="The Keras reference (default: the trained model in models/).")
+@click.option("--tflite", "tflite_paths", multiple=True, type=click.Path(path_type=str),
+              help="A .tflite file to compare; repeatable. Default: every .tflite beside the "
+              "Keras model.")
+@DATA_DIR_OPTION
+@click.option("--threads", default="1", show_default=True, callback=_thread_list,
+              help="Interpreter thread counts to sweep, e.g. 1,2,4.")
+@click.option("--runs", type=click.IntRange(10, 10_000_000), default=1000, show_default=True,
+              help="Timed single-image calls per latency figure.")
+@click.option("--warmup", type=click.IntRange(0, 1_000_000), default=100, show_default=True,
+              help="Untimed calls before each latency figure.")
+@click.option("--runtime", "runtime_name", type=click.Choice(["auto", "litert", "tflite-runtime",
+                                                              "tensorflow"]),
+              default="auto", show_default=True)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str),
+              default=None, help="Write a Markdown report with PNG figures into this folder.")
+@JSON_OPTION
+@QUIET_OPTION
+@handle_errors
+def bench(keras_path, tflite_paths, data_dir, threads, runs, warmup, runtime_name, report_dir,
+          as_json, quiet):
+    """Benchmark every format against Keras: accuracy parity, size, load, memory, latency in µs.
+
+    All models run on the same 10,000 test images. Latency is per single
+    image after warm-up, invoke-only and end to end (pixels in, label out),
+    as p50/p90/p99/mean/std with run counts, per thread count, XNNPACK on
+    and off; plus batch throughput, cold/warm load time and peak RSS of a
+    predictor-only process. A file that cannot be benchmarked gets one line
+    and exit code 4; the others are still measured.
+    """
+    from pathlib import Path
+
+    from mnist_edge import bench as bench_mod
+    from mnist_edge import data as data_mod
+    from mnist_edge import keras_model
+
+    log = logger(quiet)
+    reference = Path(keras_path) if keras_path else keras_model.default_model_path()
+    if not reference.is_file():
+        raise keras_model.ModelError(f"{reference}: model file not found")
+    if tflite_paths:
+        files = [Path(p) for p in tflite_paths]
+    else:
+        files = sorted(reference.parent.glob("*.tflite"))
+        if not files:
+            raise click.ClickException(f"no .tflite files beside {reference}; run `mnist-edge export` "
+                                       "or pass --tflite")
+    dataset = data_mod.load(data_dir)
+    result = bench_mod.run(reference, files, dataset, threads=threads, runs=runs, warmup=warmup,
+                           report_dir=report_dir, runtime_name=runtime_name, log=log)
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(bench_mod.format_table(result))
+        for path in result.get("report", []):
+            if path.endswith(".md"):
+                click.echo(f"report: {path}")
+    for m in result["models"]:
+        if "error" in m:
+            click.echo(f"{m['path']}: error: {m['error']}", err=True)
+    if result["failed"]:
+        sys.exit(EXIT_PARTIAL)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on the default data: train the tutorial model,
-# evaluate it and draw its figures, export it to TFLite (gated on parity). Outputs go to models/ and out/.
+# evaluate it and draw its figures, export it to TFLite (gated on parity),
+# and predict photo-like test images with the int8 model. Outputs go to models/ and out/.
 # Data: $MNIST_EDGE_DATA, ../shared/data/mnist, or a Keras download.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 setup_venv "train,runtime,dev"
@@ -9,3 +10,5 @@ set -x
 $ME train --out models
 $ME eval --model models/mnist_mlp.keras --plots out/plots
 $ME export --model models/mnist_mlp.keras --quantize all --out models
+.venv/bin/python -m mnist_edge.synth out/photos --count 8
+$ME predict --model models/mnist_mlp_int8.tflite --top-k 2 out/photos --debug-dir out/seen
