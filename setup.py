@@ -57,7 +57,8 @@ setup(
             "tflite-runtime==2.14.0; platform_machine=='armv7l'",
             "numpy<2; platform_machine=='armv7l'",
         ],
-        "dev": ["pytest>=7", "build", "wheel"],
+        # tests, wheel building, and the peers benchmark (ONNX Runtime via tf2onnx)
+        "dev": ["pytest>=7", "build", "wheel", "onnxruntime", "onnx", "tf2onnx"],
     },
     entry_points={"console_scripts": ["mnist-edge=mnist_edge.cli:main"]},
 )

@@ -251,12 +251,15 @@ class Predictor:
         # overhead would cost more than the 10-value work itself; it is indexed
         # by the output's raw bytes, like the uint8-view LUT it copies.
         self._out_table = None if self._out_lut is None else self._out_lut.tolist()
+        self._out_order = (bytes(np.arange(256, dtype=np.uint8) ^ 128)
+                           if self.output_dtype == np.dtype(np.int8) else None)
         self._single_shape = (1,) + self._in_shape
         self._lock = threading.Lock()
         self._batch = None  # created on the first batch call
         self._in_index = self._in["index"]
         self._out_index = self._out["index"]
         self._setup_single_path()
+        self.predict = self._fast_predict()
 
     def _setup_single_path(self) -> None:
         """Prepares the per-image fast path.
@@ -278,8 +281,10 @@ class Predictor:
             # (uint8 input at scale 1/255, zero point 0).
             table = lut.view(np.uint8)
             self._byte_table = None if np.array_equal(table, np.arange(256)) else table.tobytes()
+            self._pixel_xor128 = bool(np.array_equal(table, np.arange(256) ^ 128))
         else:
             self._byte_table = False  # float input: one np.multiply into the buffer
+            self._pixel_xor128 = False
         self._float_scale = np.float32(self.normalization[0])
         self._float_offset = np.float32(self.normalization[1])
         wrapper = getattr(self._single, "_interpreter", None)
@@ -400,7 +405,7 @@ class Predictor:
                 raise InputError(f"integer pixels must be in 0..255 (got {arr.min()}..{arr.max()})")
             arr = arr.astype(np.uint8)
         if arr.dtype == np.uint8:
-            out = self._pixel_lut[arr]
+            out = self._map_pixels(arr)
         elif arr.dtype.kind in "fb":
             values = arr.astype(np.float32)
             if values.size and (not np.isfinite(values).all()
@@ -416,6 +421,18 @@ class Predictor:
             raise InputError(f"unsupported input dtype {arr.dtype}")
         return out.reshape((-1,) + self._in_shape)
 
+    def _map_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels -> input values, by the cheapest exact route.
+
+        Identical to ``self._pixel_lut[pixels]``; on a 10,000-image batch the
+        fancy-indexed lookup costs ~20 ms, the xor ~1.5 ms.
+        """
+        if self._byte_table is None:  # the pixel is the value
+            return pixels.view(self.input_dtype)
+        if self._pixel_xor128:
+            return np.bitwise_xor(pixels, 128).view(np.int8)
+        return self._pixel_lut.take(pixels)
+
     def _dequantize(self, raw: np.ndarray) -> np.ndarray:
         if self._out_lut is not None:
             return self._out_lut[raw.view(np.uint8)]
@@ -425,6 +442,10 @@ class Predictor:
 
     def predict(self, image) -> Prediction:
         """Predicts one image.
+
+        (Instances replace this with a closure built by :meth:`_fast_predict`
+        that takes a shortcut for 28x28 uint8 arrays and comes back here for
+        everything else.)
 
         Args:
             image: one image as accepted by :meth:`prepare`.
@@ -436,37 +457,72 @@ class Predictor:
             InputError: bad array, or more than one image.
         """
         table = self._out_table
-        if (self._direct and image.__class__ is np.ndarray and image.dtype is _U8
-                and image.shape == _IMAGE_SHAPE):
-            # The common case in as few numpy calls as possible: numpy's
-            # per-call cost is of the order of invoking this whole model.
-            byte_table = self._byte_table
-            if byte_table is not False:
-                data = image.tobytes()
-                if byte_table is not None:
-                    data = data.translate(byte_table)
-            with self._lock:
-                if byte_table is False:
-                    np.multiply(image, self._float_scale, out=self._in_float)
-                    if self._float_offset:
-                        np.add(self._in_float, self._float_offset, out=self._in_float)
-                else:
-                    self._in_bytes[:] = data
-                self._invoke()
-                raw = self._out_view.tobytes() if table is not None else self._out_view.tolist()
-        else:
-            x = self.prepare(image)
-            if x.shape[0] != 1:
-                raise InputError(f"predict takes one image, got {x.shape[0]}; use predict_batch")
-            with self._lock:
-                self._set(self._in_index, x)
-                self._invoke()
-                out = self._get(self._out_index, 0)
-            raw = out.tobytes() if table is not None else out.tolist()[0]
-        # Quantised outputs: the raw bytes index the dequantisation table.
-        probs = tuple(map(table.__getitem__, raw)) if table is not None else tuple(raw)
-        best = max(probs)
-        return Prediction(probs.index(best), best, probs)
+        x = self.prepare(image)
+        if x.shape[0] != 1:
+            raise InputError(f"predict takes one image, got {x.shape[0]}; use predict_batch")
+        with self._lock:
+            self._set(self._in_index, x)
+            self._invoke()
+            out = self._get(self._out_index, 0)
+        if table is None:
+            probs = tuple(out.tolist()[0])
+            best = max(probs)
+            return Prediction(probs.index(best), best, probs)
+        raw = out.tobytes()
+        ordered = raw if self._out_order is None else raw.translate(self._out_order)
+        label = ordered.index(max(ordered))
+        return Prediction(label, table[raw[label]], tuple(map(table.__getitem__, raw)))
+
+    def _fast_predict(self):
+        """Builds the per-instance ``predict`` for 28x28 uint8 arrays.
+
+        numpy's per-call cost is of the order of invoking this whole model,
+        so the common case is a closure over everything it needs (cell
+        lookups instead of attribute lookups) doing: pixels -> input bytes
+        by ``bytes.translate`` straight into the interpreter's input buffer,
+        invoke, output bytes -> argmax on order-preserving bytes and the
+        dequantisation table. Any other input goes to :meth:`predict`.
+        Results are identical to :meth:`predict` and :meth:`predict_batch`.
+        """
+        general = self.predict
+        if not self._direct:
+            return general
+        ndarray, u8, shape, make = np.ndarray, _U8, _IMAGE_SHAPE, Prediction
+        lock, invoke, out_view = self._lock, self._invoke, self._out_view
+        byte_table, order = self._byte_table, self._out_order
+        table = self._out_table
+        lookup = table.__getitem__ if table is not None else None
+        in_bytes = getattr(self, "_in_bytes", None)
+        in_float = getattr(self, "_in_float", None)
+        scale, offset = self._float_scale, self._float_offset
+        multiply, add = np.multiply, np.add
+
+        def predict(image):
+            if image.__class__ is not ndarray or image.dtype is not u8 or image.shape != shape:
+                return general(image)
+            if byte_table is False:  # float input
+                with lock:
+                    multiply(image, scale, out=in_float)
+                    if offset:
+                        add(in_float, offset, out=in_float)
+                    invoke()
+                    raw = out_view.tobytes() if lookup is not None else out_view.tolist()
+            else:
+                data = image.tobytes() if byte_table is None else image.tobytes().translate(byte_table)
+                with lock:
+                    in_bytes[:] = data
+                    invoke()
+                    raw = out_view.tobytes() if lookup is not None else out_view.tolist()
+            if lookup is None:
+                probs = tuple(raw)
+                best = max(probs)
+                return make(probs.index(best), best, probs)
+            ordered = raw if order is None else raw.translate(order)
+            label = ordered.index(max(ordered))
+            return make(label, lookup(raw[label]), tuple(map(lookup, raw)))
+
+        predict.__doc__ = Predictor.predict.__doc__
+        return predict
 
     def probabilities(self, images, batch_size: int = 10000) -> np.ndarray:
         """Class probabilities for many images, identical to one-by-one calls.
