@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on the default data: train the tutorial model,
 # evaluate it and draw its figures, export it to TFLite (gated on parity),
+# benchmark every format against Keras,
 # and predict photo-like test images with the int8 model. Outputs go to models/ and out/.
 # Data: $MNIST_EDGE_DATA, ../shared/data/mnist, or a Keras download.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
@@ -10,5 +11,6 @@ set -x
 $ME train --out models
 $ME eval --model models/mnist_mlp.keras --plots out/plots
 $ME export --model models/mnist_mlp.keras --quantize all --out models
+$ME bench --keras models/mnist_mlp.keras --threads 1,2 --report out/bench
 .venv/bin/python -m mnist_edge.synth out/photos --count 8
 $ME predict --model models/mnist_mlp_int8.tflite --top-k 2 out/photos --debug-dir out/seen
