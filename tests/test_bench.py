@@ -118,7 +118,7 @@ def test_bench_bad_files_still_benchmarks_the_rest(runner, tmp_path, small_model
     errors = [l for l in result.stderr.splitlines() if ": error: " in l]
     assert len(errors) == 3
     assert "model file not found" in errors[0]
-    assert "cannot load TFLite model" in errors[1] or "not a TFLite" in errors[1]
+    assert "corrupt or truncated TFLite model" in errors[1]
     assert "not a 28x28 image" in errors[2]
     table = result.stdout
     assert "int8 (uint8 io)" in table and "keras" in table and "vs Keras" in table
