@@ -214,6 +214,17 @@ def _identify(arrays: Dict[str, np.ndarray]) -> Tuple[str, Dict[str, str], bool]
     return "custom", md5, False
 
 
+def _checked_dataset(arrays: Dict[str, np.ndarray], where: Dict[str, str], source) -> Dataset:
+    """Checks the four arrays, identifies the dataset and builds the Dataset."""
+    _check_arrays(arrays, where)
+    name, md5, verified = _identify(arrays)
+    return Dataset(
+        arrays["train_images"], arrays["train_labels"],
+        arrays["test_images"], arrays["test_labels"],
+        name=name, source=str(source), md5=md5, verified=verified,
+    )
+
+
 def load_idx_dir(folder: os.PathLike) -> Dataset:
     """Loads the four IDX files from a folder.
 
@@ -239,13 +250,7 @@ def load_idx_dir(folder: os.PathLike) -> Dataset:
         path = _find_split_file(folder, stem)
         arrays[key] = parse_idx(_read_bytes(path), path, 3 if key.endswith("images") else 1)
         where[key] = str(path)
-    _check_arrays(arrays, where)
-    name, md5, verified = _identify(arrays)
-    return Dataset(
-        arrays["train_images"], arrays["train_labels"],
-        arrays["test_images"], arrays["test_labels"],
-        name=name, source=str(folder), md5=md5, verified=verified,
-    )
+    return _checked_dataset(arrays, where, folder)
 
 
 def load_npz(path: os.PathLike) -> Dataset:
@@ -279,13 +284,7 @@ def load_npz(path: os.PathLike) -> Dataset:
     for key, arr in arrays.items():
         if arr.dtype != np.uint8:
             raise DataError(f"{path}: {keys[key]} has dtype {arr.dtype}, expected uint8")
-    _check_arrays(arrays, {k: f"{path}[{v}]" for k, v in keys.items()})
-    name, md5, verified = _identify(arrays)
-    return Dataset(
-        arrays["train_images"], arrays["train_labels"],
-        arrays["test_images"], arrays["test_labels"],
-        name=name, source=str(path), md5=md5, verified=verified,
-    )
+    return _checked_dataset(arrays, {k: f"{path}[{v}]" for k, v in keys.items()}, path)
 
 
 def load_path(path: os.PathLike) -> Dataset:
