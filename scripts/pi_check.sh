@@ -69,9 +69,10 @@ trap 'rm -rf "$work"' EXIT
   || python3 -m pip wheel -q --no-deps -w "$work/dist" . >/dev/null 2>&1
 WHEEL="$(ls "$work"/dist/mnist_edge-*.whl)"
 
-# 3. Its [runtime] dependencies under emulation (cached by setup.py's hash),
-#    then the project itself without dependencies into a fresh folder.
-key="$(cksum < setup.py | cut -d' ' -f1)"
+# 3. Its [runtime] dependencies under emulation (cached by the hash of the
+#    runtime extra's lines in setup.py), then the project itself without
+#    dependencies into a fresh folder.
+key="$(sed -n '/"runtime": \[/,/\],/p' setup.py | cksum | cut -d' ' -f1)"
 DEPS="$CACHE/site-deps-$key"
 if [ ! -f "$DEPS/.complete" ]; then
   log "pip-installing mnist-edge[runtime] dependencies under qemu (takes a minute)"
