@@ -24,23 +24,14 @@ import time
 import numpy as np
 
 
-# A small launcher measures the child: ru_maxrss of a child forked from this
-# (large) process would count the pages it inherited before exec.
-LAUNCHER = (
-    "import resource, subprocess, sys, time\n"
-    "t = time.perf_counter(); r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-    "w = time.perf_counter() - t\n"
-    "print(r.returncode, w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
-)
-
-
 def run_measured(cmd):
     """Wall seconds and peak RSS (bytes) of one fresh process running ``cmd``."""
-    out = subprocess.run([sys.executable, "-c", LAUNCHER] + cmd, capture_output=True, text=True,
-                         check=True).stdout.split()
-    if out[0] != "0":
-        raise RuntimeError(f"{cmd} exited with {out[0]}")
-    return float(out[1]), int(out[2])
+    from mnist_edge.bench import measure_process
+
+    result = measure_process(cmd)
+    if result["rc"] != 0:
+        raise RuntimeError(f"{cmd} exited with {result['rc']}: {result['stderr'][-300:]}")
+    return result["wall"], result["maxrss"]
 
 
 def cold_start(runs, digit_png, model):

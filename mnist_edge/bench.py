@@ -72,8 +72,8 @@ def stats_us(samples_ns: Sequence[int]) -> dict:
             "mean": round(float(arr.mean()), 3), "std": round(float(arr.std()), 3), "runs": int(len(arr))}
 
 
-def time_calls(call: Callable[[], object], runs: int, warmup: int) -> dict:
-    """Times ``call`` ``runs`` times after ``warmup`` untimed calls."""
+def sample_calls(call: Callable[[], object], runs: int, warmup: int) -> List[int]:
+    """Nanoseconds of ``runs`` calls of ``call`` after ``warmup`` untimed calls."""
     for _ in range(warmup):
         call()
     ns = time.perf_counter_ns
@@ -83,7 +83,12 @@ def time_calls(call: Callable[[], object], runs: int, warmup: int) -> dict:
         t0 = ns()
         call()
         append(ns() - t0)
-    return stats_us(samples)
+    return samples
+
+
+def time_calls(call: Callable[[], object], runs: int, warmup: int) -> dict:
+    """Latency statistics (µs) of ``runs`` calls after ``warmup`` untimed calls."""
+    return stats_us(sample_calls(call, runs, warmup))
 
 
 def environment(interpreter: str, interpreter_version: str, threads: Sequence[int]) -> dict:
@@ -289,23 +294,19 @@ def write_report(result: dict, out_dir: Path, x_test_u8: np.ndarray, y_test: np.
     Returns:
         The files written.
     """
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from mnist_edge import fsutil
+    from mnist_edge.evaluate import save_figure
 
     out_dir = fsutil.ensure_writable_dir(out_dir)
     written = []
 
     def save(fig, name):
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        written.append(fsutil.write_bytes_atomic(out_dir / name, buffer.getvalue()))
+        written.append(save_figure(fig, out_dir / name))
         return name
 
     names = list(latency_samples)
@@ -423,24 +424,15 @@ def run(keras_path: Path, tflite_paths: Sequence[Path], dataset, threads: Sequen
             predictions[entry["format"]] = p.probabilities(x_u8).argmax(1)
             if report_dir:
                 p1 = runtime.Predictor(path, num_threads=threads[0], runtime=runtime_name)
-                ns = []
-                for _ in range(warmup):
-                    p1.predict(x_u8[0])
-                for _ in range(runs):
-                    t0 = time.perf_counter_ns()
-                    p1.predict(x_u8[0])
-                    ns.append(time.perf_counter_ns() - t0)
-                samples[entry["format"]] = np.asarray(ns) / 1000
+                image = x_u8[0]
+                samples[entry["format"]] = np.asarray(
+                    sample_calls(lambda: p1.predict(image), runs, warmup)) / 1000
     result = {"environment": environment(interp_name, interp_version, threads), "models": models,
               "failed": [m["path"] for m in models if "error" in m]}
     if report_dir:
         one = __import__("tensorflow").constant(x01[:1])
-        ns = []
-        for _ in range(min(runs, 300)):
-            t0 = time.perf_counter_ns()
-            model(one, training=False)
-            ns.append(time.perf_counter_ns() - t0)
-        samples = {"keras model(x)": np.asarray(ns) / 1000, **samples}
+        keras_ns = sample_calls(lambda: model(one, training=False), min(runs, 300), 5)
+        samples = {"keras model(x)": np.asarray(keras_ns) / 1000, **samples}
         result["report"] = [str(p) for p in write_report(result, Path(report_dir), x_u8, y,
                                                          predictions, samples)]
     return result

@@ -51,11 +51,23 @@ def keras_probabilities(model, images_01: np.ndarray, batch_size: int = 1000) ->
     return np.asarray(model.predict(images_01, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
-def _save_figure(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """Writes a matplotlib figure as PNG atomically and closes it.
+
+    Args:
+        fig: the figure.
+        path: the destination.
+
+    Returns:
+        The path written.
+    """
+    import matplotlib.pyplot as plt
+
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
     fsutil.write_bytes_atomic(path, buffer.getvalue())
-    return path
+    return Path(path)
 
 
 def write_plots(
@@ -96,8 +108,7 @@ def write_plots(
         ax.set_title(f"#{index}: {names[int(y_train[index])]}", fontsize=9)
         ax.axis("off")
     fig.suptitle("Training images 1990-2009 with their labels")
-    written.append(_save_figure(fig, out_dir / "train_grid.png"))
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "train_grid.png"))
 
     cm = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
@@ -113,8 +124,7 @@ def write_plots(
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if cm[i, j] > threshold else "black")
     ax.set_title(f"Confusion matrix (test, accuracy {np.trace(cm) / cm.sum():.4f})")
-    written.append(_save_figure(fig, out_dir / "confusion_matrix.png"))
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "confusion_matrix.png"))
 
     fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(10, 4))
     im = ax_img.imshow(x_train[2000], cmap="gray")
@@ -128,8 +138,7 @@ def write_plots(
     ax_bar.set_ylim(0, 1)
     ax_bar.set_title(f"Model's probabilities (predicted {names[int(np.argmax(probs))]}, "
                      f"{probs.max():.3f})")
-    written.append(_save_figure(fig, out_dir / "image_2000.png"))
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "image_2000.png"))
 
     if history:
         epochs = [row["epoch"] for row in history]
@@ -141,6 +150,5 @@ def write_plots(
         ax_acc.set_xlabel("epoch")
         ax_acc.set_ylabel("training accuracy")
         fig.suptitle("Training curves")
-        written.append(_save_figure(fig, out_dir / "training_curves.png"))
-        plt.close(fig)
+        written.append(save_figure(fig, out_dir / "training_curves.png"))
     return written

@@ -35,6 +35,7 @@ import numpy as np
 
 from mnist_edge import data as data_mod
 from mnist_edge import fsutil, runtime
+from mnist_edge.train import library_versions
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 IO_TYPES = ("int8", "uint8", "float")
@@ -260,18 +261,8 @@ def build_metadata(tflite_bytes: bytes, predictor: "runtime.Predictor", quantiza
         "calibration": calibration,
         "parity": dict(stats, **gate_info),
         "exported_unix": int(time.time()),
-        "versions": _versions(),
+        "versions": library_versions(),
     }
-
-
-def _versions() -> Dict[str, str]:
-    import sys
-
-    versions = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("tensorflow", "keras"):
-        if name in sys.modules:
-            versions[name] = getattr(sys.modules[name], "__version__", "unknown")
-    return versions
 
 
 def write_c_array(tflite_bytes: bytes, out_dir: Path, stem: str) -> List[Path]:
@@ -374,11 +365,9 @@ def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path,
     ax.set_ylabel("RMSE / scale")
     ax.set_title(f"{stem}: int8 quantisation error per layer")
     ax.legend()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    png_path = fsutil.write_bytes_atomic(out_dir / f"{stem}_debug.png", png.getvalue())
-    return [csv_path, png_path]
+    from mnist_edge.evaluate import save_figure
+
+    return [csv_path, save_figure(fig, out_dir / f"{stem}_debug.png")]
 
 
 def export(
