@@ -848,6 +848,42 @@ def _background(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     return _resize(arr, (w, h))
 
 
+def _ink_is_dark(gray: np.ndarray) -> bool:
+    """True when the digit is darker than its surroundings (ink on paper).
+
+    Compares how much of the image stands out darker vs brighter than its
+    local median (a coarse median filter follows paper, shading and
+    shadows). Global brightness fails on shadowed paper; comparing stroke
+    strength after cleaning both ways fails on chalk, where the gaps between
+    bright strokes look like dark ink.
+    """
+    from PIL import Image, ImageFilter
+
+    h, w = gray.shape
+    scale = 96.0 / max(h, w)
+    small_wh = (max(8, int(round(w * scale))), max(8, int(round(h * scale))))
+    small = Image.fromarray(gray.astype(np.float32), mode="F").resize(small_wh, Image.BOX)
+    local = np.asarray(small.filter(ImageFilter.MedianFilter(9)), dtype=np.float32)
+    dev = np.asarray(small, dtype=np.float32) - local
+    darker = float(np.clip(-dev - 0.05, 0, None).sum())
+    brighter = float(np.clip(dev - 0.05, 0, None).sum())
+    return darker >= brighter
+
+
+def _ink_map(gray: np.ndarray, dark_ink: bool):
+    """(stroke level, polarity, ink in [0, 1]) for one polarity."""
+    background = _background(gray, dark_ink)
+    if dark_ink:
+        # Divide, not subtract: uneven light multiplies paper and ink alike.
+        ink = np.clip(1.0 - gray / np.maximum(background, 1e-3), 0.0, 1.0)
+        ink[background < 0.08] = 0.0  # no paper to divide by: black is not ink
+    else:
+        ink = np.clip(gray - background, 0.0, 1.0)
+    # Stroke level: the strongest ink that survives a 3x3 erosion, so single
+    # noisy pixels and 1-2 px grid lines cannot pose as strokes.
+    return float(_erode3(ink).max()), dark_ink, ink
+
+
 def is_mnist_form(gray: np.ndarray) -> bool:
     """True for a 28x28 image that is already white-on-black (MNIST form)."""
     if gray.shape != (28, 28):
@@ -899,22 +935,14 @@ def to_mnist(gray: np.ndarray) -> np.ndarray:
     if min(h, w) < 8:
         raise NoDigitError(f"no digit found (image only {w}x{h} pixels)")
 
-    # Polarity: clean the image both ways (dark ink on light paper, light
-    # ink on dark) and keep the reading with the stronger strokes. Brightness
-    # statistics alone fail on shadowed or half-lit photos.
-    candidates = []
-    for dark_ink in (True, False):
-        background = _background(gray, dark_ink)
-        if dark_ink:
-            # Divide, not subtract: uneven light multiplies paper and ink alike.
-            ink = np.clip(1.0 - gray / np.maximum(background, 1e-3), 0.0, 1.0)
-            ink[background < 0.08] = 0.0  # no paper to divide by: black is not ink
-        else:
-            ink = np.clip(gray - background, 0.0, 1.0)
-        # Stroke level: the strongest ink that survives a 3x3 erosion, so single
-        # noisy pixels and 1-2 px grid lines cannot pose as strokes.
-        candidates.append((float(_erode3(ink).max()), dark_ink, ink))
-    stroke, dark_ink, ink = max(candidates, key=lambda c: c[0])
+    # Polarity from local contrast (see _ink_is_dark), then the paper or
+    # background divided out / subtracted for that polarity. Only if that
+    # finds no stroke is the other polarity tried.
+    first = _ink_is_dark(gray)
+    stroke, dark_ink, ink = _ink_map(gray, first)
+    if stroke < MIN_STROKE_CONTRAST:
+        stroke, dark_ink, ink = max((stroke, dark_ink, ink), _ink_map(gray, not first),
+                                    key=lambda c: c[0])
     if stroke < MIN_STROKE_CONTRAST:
         raise NoDigitError("no digit found (blank or too faint)")
     threshold = max(_otsu(ink / stroke) * stroke, 0.45 * stroke)

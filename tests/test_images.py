@@ -143,3 +143,18 @@ def test_blank_images_are_no_digit(tmp_path):
         img.save(path)
         with pytest.raises(runtime.NoDigitError, match="no digit found"):
             runtime.preprocess_file(path)
+
+
+def test_light_ink_on_a_dark_board(mnist, predictor):
+    """Chalk on a blackboard: light strokes, dark noisy background, large and off-centre."""
+    rng = np.random.default_rng(9)
+    right = 0
+    for i in range(50):
+        glyph = Image.fromarray(mnist.x_test[i]).resize((180, 180), Image.BICUBIC)
+        board = rng.uniform(0.1, 0.35) + rng.normal(0, 0.03, (400, 500))
+        alpha = np.asarray(glyph, dtype=np.float64) / 255
+        y, x = int(rng.integers(0, 220)), int(rng.integers(0, 320))
+        board[y:y + 180, x:x + 180] = board[y:y + 180, x:x + 180] * (1 - alpha) + 0.9 * alpha
+        form = runtime.to_mnist(np.clip(board, 0, 1).astype(np.float32))
+        right += predictor.predict(form).label == mnist.y_test[i]
+    assert right >= 45, right
