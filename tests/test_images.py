@@ -158,3 +158,15 @@ def test_light_ink_on_a_dark_board(mnist, predictor):
         form = runtime.to_mnist(np.clip(board, 0, 1).astype(np.float32))
         right += predictor.predict(form).label == mnist.y_test[i]
     assert right >= 45, right
+
+
+def test_synth_command_writes_labelled_photos(tmp_path, mnist_dir, predictor):
+    out = tmp_path / "photos"
+    assert synth.main([str(out), "--count", "4", "--seed", "3", "--data-dir", str(mnist_dir)]) == 0
+    rows = (out / "labels.csv").read_text().strip().splitlines()
+    assert rows[0] == "file,label,test_index" and len(rows) == 5
+    for row in rows[1:]:
+        name, label, _ = row.split(",")
+        image = Image.open(out / name)
+        assert image.format == "JPEG" and image.size in ((640, 480), (480, 640))
+        assert 0 <= int(label) <= 9
