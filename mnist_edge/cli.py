@@ -279,6 +279,19 @@ def export(model_path, quantize, io_type, out_dir, data_dir, calibration_samples
         sys.exit(EXIT_PARITY)
 
 
+def _save_debug_image(image, path):
+    """Writes a 28x28 uint8 array as a PNG, atomically."""
+    import io
+
+    from PIL import Image
+
+    from mnist_edge.fsutil import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
 def _unique_debug_name(debug_dir, path, used):
     import pathlib
 
@@ -307,6 +320,7 @@ def _unique_debug_name(debug_dir, path, used):
               help="Save the 28x28 image each input became (what the model saw).")
 @JSON_OPTION
 @QUIET_OPTION
+@handle_errors
 def predict(inputs, model_path, top_k, threads, runtime_name, debug_dir, as_json, quiet):
     """Predict the digit in images: photos, scans, screenshots or MNIST-form arrays.
 
@@ -345,21 +359,16 @@ def predict(inputs, model_path, top_k, threads, runtime_name, debug_dir, as_json
                 error = str(exc)
             except MemoryError:
                 error = "image too large to decode in memory"
+            except Exception as exc:  # a decoder's own error: one line, the rest go on
+                error = f"cannot read image ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
         if error is not None:
             entry["error"] = error
         else:
             good.append(len(results))
             images.append(image)
             if debug_dir:
-                from PIL import Image
-
-                from mnist_edge.fsutil import write_bytes_atomic
-                import io
-
-                buffer = io.BytesIO()
-                Image.fromarray(image).save(buffer, format="PNG")
-                entry["debug_image"] = str(write_bytes_atomic(
-                    _unique_debug_name(debug_dir, path, used), buffer.getvalue()))
+                entry["debug_image"] = str(_save_debug_image(
+                    image, _unique_debug_name(debug_dir, path, used)))
         results.append(entry)
 
     if images:
