@@ -16,7 +16,6 @@ Exit code 1 if a goal is missed.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time

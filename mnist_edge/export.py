@@ -26,10 +26,9 @@ from __future__ import annotations
 import csv
 import io
 import os
-import platform
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -156,7 +155,7 @@ def convert(converter) -> bytes:
         return converter.convert()
 
 
-def parity(tflite_path: Path, keras_probs: np.ndarray, x_test_u8: np.ndarray,
+def parity(predictor: "runtime.Predictor", keras_probs: np.ndarray, x_test_u8: np.ndarray,
            y_test: np.ndarray) -> dict:
     """Compares a TFLite file with the Keras model on the whole test set.
 
@@ -164,7 +163,7 @@ def parity(tflite_path: Path, keras_probs: np.ndarray, x_test_u8: np.ndarray,
     same code (and quantisation) a device uses, fed uint8 pixels.
 
     Args:
-        tflite_path: the file to check.
+        predictor: a Predictor on the file to check.
         keras_probs: ``(n, 10)`` Keras probabilities on the test set.
         x_test_u8: the test images, uint8.
         y_test: the test labels.
@@ -173,7 +172,6 @@ def parity(tflite_path: Path, keras_probs: np.ndarray, x_test_u8: np.ndarray,
         accuracy, keras_accuracy, accuracy_drop_pp, agreement, max_abs_diff,
         mean_abs_diff, n, predict_seconds.
     """
-    predictor = runtime.Predictor(tflite_path)
     started = time.perf_counter()
     probs = predictor.probabilities(x_test_u8)
     seconds = time.perf_counter() - started
@@ -451,13 +449,13 @@ def export(
             content = convert(converter)
             staged = stage / name
             staged.write_bytes(content)
-            stats = parity(staged, keras_probs, dataset.x_test, dataset.y_test)
+            predictor = runtime.Predictor(staged)
+            stats = parity(predictor, keras_probs, dataset.x_test, dataset.y_test)
             reasons = gate(quant, stats, max_drop_pp, min_agreement)
             passed = not reasons
             gate_info = {"passed": passed, "reasons": reasons,
                          "gate": ({"agreement": 1.0} if quant == "none" else
                                   {"max_drop_pp": max_drop_pp, "min_agreement": min_agreement})}
-            predictor = runtime.Predictor(staged)
             meta = build_metadata(content, predictor, quant, this_io, source,
                                   calibration if quant == "int8" else None, stats, gate_info)
             final = out_dir / name

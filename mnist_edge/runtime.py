@@ -701,8 +701,6 @@ def _open_pil(path: Path):
 
 def _pil_to_gray(img) -> np.ndarray:
     """Any Pillow mode -> float32 grey in [0, 1]; transparency over a contrasting paper."""
-    from PIL import Image
-
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         arr = np.asarray(img, dtype=np.float32)
@@ -774,8 +772,6 @@ def load_gray(path: Union[str, os.PathLike]) -> np.ndarray:
     width, height = img.size
     if max(width, height) > 2 * WORK_SIDE:
         # Cleaning runs at WORK_SIDE anyway; shrink big photos once, cheaply.
-        from PIL import Image
-
         img = img.reduce(max(1, max(width, height) // (2 * WORK_SIDE)))
     return _pil_to_gray(img)
 
