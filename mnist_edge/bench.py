@@ -129,7 +129,7 @@ def infer_format(predictor: "runtime.Predictor") -> Dict[str, str]:
         if meta["quantization"] == "int8" and meta.get("io_type") not in (None, "int8"):
             fmt += f" ({meta['io_type']} io)"
         return {"format": fmt, "quantization": meta["quantization"]}
-    dtypes = {np.dtype(d["dtype"]).name for d in predictor._single.get_tensor_details()}
+    dtypes = predictor.tensor_dtypes()
     if predictor.input_dtype.name in ("int8", "uint8"):
         return {"format": "int8", "quantization": "int8"}
     if "float16" in dtypes:
@@ -207,8 +207,8 @@ def bench_tflite(path: Path, x_test: np.ndarray, y_test: np.ndarray, keras_probs
         for xnnpack in (True, False):
             p = runtime.Predictor(path, num_threads=n_threads, xnnpack=xnnpack, runtime=runtime_name)
             # invoke-only: the input tensor is filled once, only invoke() is timed.
-            bare = p._make_interpreter()
-            bare.set_tensor(p._in_index, p.prepare(image))
+            bare = p.new_interpreter()
+            bare.set_tensor(bare.get_input_details()[0]["index"], p.prepare(image))
             invoke = time_calls(bare.invoke, runs, warmup)
             e2e = time_calls(lambda: p.predict(image), runs, warmup)
             p.probabilities(x_test[:100])  # build the batch interpreter outside the timing

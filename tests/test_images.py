@@ -124,7 +124,7 @@ def test_photos_of_ink_on_squared_paper(mnist, predictor):
     right = 0
     for i in indices:
         data = synth.render_photo(mnist.x_test[i], rng)
-        gray = runtime._pil_to_gray(Image.open(io.BytesIO(data)))
+        gray = runtime.pil_to_gray(Image.open(io.BytesIO(data)))
         try:
             right += predictor.predict(runtime.to_mnist(gray)).label == mnist.y_test[i]
         except runtime.NoDigitError:

@@ -1,0 +1,110 @@
+"""One error model for the whole toolkit.
+
+As in click's ``ClickException``, every error a user can cause carries its
+own ``exit_code``, and one place (:func:`mnist_edge.cli.main`) maps them,
+and Ctrl-C, to the process exit status and a single line on stderr:
+
+====  ======================================================================
+code  meaning
+====  ======================================================================
+0     success
+1     an error the user can fix (:class:`MnistEdgeError` and most subclasses)
+2     usage error (click's own code for a bad option or argument)
+3     a parity gate failed (:class:`GateError`)
+4     some inputs failed while the others were processed (:class:`PartialFailure`)
+130   interrupted (Ctrl-C)
+====  ======================================================================
+
+This module imports nothing but the standard library, so the device side
+can raise and catch these without pulling in anything else.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_USER = 1
+EXIT_USAGE = 2
+EXIT_GATE = 3
+EXIT_PARTIAL = 4
+EXIT_INTERRUPTED = 130
+
+
+class MnistEdgeError(Exception):
+    """Base of every error a user can cause; ``str(error)`` is one line.
+
+    Attributes:
+        exit_code: the process exit status this error maps to.
+    """
+
+    exit_code = EXIT_USER
+
+    def __init__(self, message: str):
+        # One line, always: a newline in a file name must not split the report.
+        super().__init__(" ".join(str(message).split("\n")))
+
+    @property
+    def message(self) -> str:
+        """The one-line message."""
+        return str(self)
+
+
+class DataError(MnistEdgeError):
+    """A dataset is missing, unreadable or not in the expected layout."""
+
+
+class OutputError(MnistEdgeError):
+    """An output folder or file cannot be created or written."""
+
+
+class ModelError(MnistEdgeError):
+    """A Keras model file is missing, corrupt, or not a 28x28 -> 10 classifier."""
+
+
+class RuntimeModelError(MnistEdgeError):
+    """A ``.tflite`` file is missing, corrupt, unsafe, or not a 28x28 -> 10 model."""
+
+
+class InputError(MnistEdgeError, ValueError):
+    """An input array has the wrong shape, dtype or value range."""
+
+
+class ImageError(MnistEdgeError):
+    """An input file cannot be read as an image or array of a digit."""
+
+
+class NoDigitError(ImageError):
+    """The image is blank or holds nothing that looks like a digit."""
+
+
+class MissingExtraError(MnistEdgeError):
+    """A command needs an optional dependency that is not installed."""
+
+
+class GateError(MnistEdgeError):
+    """An exported model failed its parity gate."""
+
+    exit_code = EXIT_GATE
+
+
+class PartialFailure(MnistEdgeError):
+    """Some inputs failed; the others were processed and reported."""
+
+    exit_code = EXIT_PARTIAL
+
+
+def require_tensorflow(command: str) -> None:
+    """Raises :class:`MissingExtraError` when TensorFlow cannot be imported.
+
+    Checked with ``importlib.util.find_spec`` so the check itself costs
+    nothing when TensorFlow is there (the import happens later, lazily).
+
+    Args:
+        command: what needs it, e.g. ``"mnist-edge train"``.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise MissingExtraError(
+            f"{command} needs TensorFlow, which is not installed here; "
+            'install the train extra: pip install "mnist-edge[train]"'
+        )
