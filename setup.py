@@ -7,7 +7,7 @@ TFLite interpreter with ``runtime``.
 
 import pathlib
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 here = pathlib.Path(__file__).parent.resolve()
 long_description = (here / "README.md").read_text(encoding="utf-8")
@@ -31,7 +31,7 @@ setup(
     ],
     license="MIT",
     keywords="mnist, tflite, litert, quantization, raspberry-pi, edge",
-    packages=["mnist_edge", "mnist_edge.default_model"],
+    packages=find_packages(include=["mnist_edge", "mnist_edge.*"]) + ["mnist_edge.default_model"],
     # The predictor's default int8 model is committed in models/default/ and
     # installed as package data, so `mnist-edge predict` works right after a
     # plain (non-editable) `pip install .[runtime]`.
