@@ -1,0 +1,80 @@
+"""The front-end against plain MNIST normalisation, with the same model, on every rendering.
+
+For each rendering in :mod:`mnist_edge.renderings` (size-normalised scans
+that the digit fills, with a margin, inverted; very low-resolution scans
+enlarged; thin pens, fat markers, broken and dotted strokes; low contrast,
+blur, JPEG; photos of squared paper), MNIST *test* digits are drawn that
+way and read twice by the same model, side by side in one run:
+
+* plain: threshold, crop to the ink's box, 20 px keeping the aspect,
+  centre of mass (``mnist_edge.preprocess.plain``);
+* front-end: ``mnist_edge.preprocess.to_mnist``, what ``predict`` does.
+
+"not a digit" answers (the model's calibrated threshold) count as misses,
+as they would for a user; the plain column is given the same threshold.
+Goal: the front-end at least as good as plain on every rendering (a
+tolerance of --tolerance points for sampling noise).
+
+Run: MNIST_EDGE_DATA=../shared/data/mnist python benchmarks/real_world.py [--n 500] [--model X.tflite]
+Exit code 1 if a goal is missed.
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from mnist_edge import abstain, data, reading, renderings, runtime
+from mnist_edge.preprocess import NoDigitError, plain, to_mnist
+
+
+def score(predictor, threshold, image, normalise, label):
+    try:
+        form = normalise(image.astype(np.float32) / 255.0)
+    except NoDigitError:
+        return False
+    pred = predictor.predict(form)
+    return abstain.decide(pred.label, pred.confidence, threshold).label == label
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="digits per rendering")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--only", default=None, help="comma-separated rendering names")
+    parser.add_argument("--tolerance", type=float, default=0.5, help="percentage points")
+    args = parser.parse_args()
+    dataset = data.load()
+    predictor = runtime.Predictor(args.model or runtime.default_model_path(), num_threads=1)
+    threshold = reading.Reader(predictor).min_confidence
+    names = args.only.split(",") if args.only else list(renderings.RENDERINGS)
+    print(f"model {predictor.model_path}; 'not a digit' below {threshold:.3f}; "
+          f"{args.n} MNIST test digits per rendering, seed {args.seed}")
+    print(f"{'rendering':24s}{'plain':>8s}{'front-end':>11s}{'diff pp':>9s}{'ms/image':>10s}  goal")
+    failed = []
+    for name in names:
+        rng = np.random.default_rng([args.seed, len(name)])
+        idx = rng.choice(len(dataset.y_test), size=args.n, replace=False)
+        draw = renderings.RENDERINGS[name]
+        plain_right = front_right = 0
+        seconds = 0.0
+        for i in idx:
+            image = draw(dataset.x_test[i], rng)
+            label = int(dataset.y_test[i])
+            plain_right += score(predictor, threshold, image, plain.plain_normalise, label)
+            t0 = time.perf_counter()
+            front_right += score(predictor, threshold, image, to_mnist, label)
+            seconds += time.perf_counter() - t0
+        p, f = plain_right / args.n, front_right / args.n
+        ok = f >= p - args.tolerance / 100
+        failed += [] if ok else [name]
+        print(f"{name:24s}{p:8.3f}{f:11.3f}{(f - p) * 100:+9.1f}{seconds / args.n * 1000:10.1f}  "
+              f"{'PASS' if ok else 'FAIL'}", flush=True)
+    print("front-end >= plain on every rendering:", "PASS" if not failed else f"FAIL ({', '.join(failed)})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

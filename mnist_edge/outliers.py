@@ -1,0 +1,178 @@
+"""Things that are not digits, rendered as users would hand them over.
+
+Used to teach and to measure "not a digit": letters in many fonts, shapes
+(boxes, triangles, stars, crosses, hashes, arrows), scribbles, and pages that
+are empty but for the light. Each is drawn dark on light at a few hundred
+pixels, varied (size, rotation, pen width, blur, position), so that it goes
+through the same front-end a digit photo does.
+
+Shapes that *are* digits in all but name (a plain ellipse reads as a 0, a
+single straight line as a 1) are deliberately not drawn.
+
+numpy and Pillow only.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import string
+from typing import Callable, Dict, List, Sequence
+
+import numpy as np
+
+FONT_DIRS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype", "/usr/share/fonts")
+# Letters a hand or a font makes the same as a digit: O/o (0), I/l (1).
+DIGIT_LIKE_LETTERS = set("OoIl")
+LETTERS = [c for c in string.ascii_letters if c not in DIGIT_LIKE_LETTERS]
+CANVAS = 256
+
+
+def find_fonts(patterns: Sequence[str] = ("*.ttf", "*.otf")) -> List[str]:
+    """TrueType/OpenType fonts installed on this machine (sorted, de-duplicated)."""
+    found = set()
+    for folder in FONT_DIRS:
+        for pattern in patterns:
+            found.update(glob.glob(os.path.join(folder, "**", pattern), recursive=True))
+    return sorted(path for path in found if "Math" not in os.path.basename(path))
+
+
+def _canvas():
+    from PIL import Image
+
+    return Image.new("L", (CANVAS, CANVAS), 255)
+
+
+def _finish(img, rng: np.random.Generator) -> np.ndarray:
+    """Rotate a little, blur a little, add paper noise: uint8 grey."""
+    from PIL import Image, ImageFilter
+
+    img = img.rotate(float(rng.uniform(-15, 15)), resample=Image.BILINEAR, fillcolor=255)
+    if rng.random() < 0.5:
+        img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 2.0))))
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    paper, ink = rng.uniform(0.8, 1.0), rng.uniform(0.0, 0.3)
+    arr = ink + (paper - ink) * arr + rng.normal(0, 0.01, arr.shape)
+    return (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+
+
+def letter(rng: np.random.Generator, fonts: Sequence[str], char: str = None) -> np.ndarray:
+    """One letter in a random font, size and position, dark on light."""
+    from PIL import ImageDraw, ImageFont
+
+    char = char or LETTERS[int(rng.integers(len(LETTERS)))]
+    font = ImageFont.truetype(fonts[int(rng.integers(len(fonts)))], int(rng.integers(90, 200)))
+    img = _canvas()
+    draw = ImageDraw.Draw(img)
+    left, top, right, bottom = draw.textbbox((0, 0), char, font=font)
+    x = (CANVAS - (right - left)) / 2 - left + rng.uniform(-20, 20)
+    y = (CANVAS - (bottom - top)) / 2 - top + rng.uniform(-20, 20)
+    stroke = int(rng.integers(0, 4)) if rng.random() < 0.3 else 0
+    draw.text((x, y), char, font=font, fill=0, stroke_width=stroke, stroke_fill=0)
+    return _finish(img, rng)
+
+
+def _points(rng, n, spread=0.35):
+    centre = CANVAS / 2
+    return [(centre + rng.uniform(-spread, spread) * CANVAS, centre + rng.uniform(-spread, spread) * CANVAS)
+            for _ in range(n)]
+
+
+def _polygon(rng, sides, radius, angle=0.0):
+    centre = CANVAS / 2 + rng.uniform(-15, 15, 2)
+    angles = angle + np.arange(sides) * 2 * np.pi / sides
+    return [(centre[0] + radius * np.cos(a), centre[1] + radius * np.sin(a)) for a in angles]
+
+
+def shape(rng: np.random.Generator, kind: str = None) -> np.ndarray:
+    """A drawn shape: box, triangle, star, cross, x, hash, arrow, grid or zigzag."""
+    from PIL import ImageDraw
+
+    kinds = ("box", "triangle", "star", "cross", "x", "hash", "arrow", "grid", "zigzag", "filled")
+    kind = kind or kinds[int(rng.integers(len(kinds)))]
+    img = _canvas()
+    draw = ImageDraw.Draw(img)
+    width = int(rng.integers(3, 20))
+    r = rng.uniform(50, 110)
+    if kind == "box":
+        w, h = r * rng.uniform(0.6, 1.4), r * rng.uniform(0.6, 1.4)
+        draw.rectangle([CANVAS / 2 - w, CANVAS / 2 - h, CANVAS / 2 + w, CANVAS / 2 + h],
+                       outline=0, width=width)
+    elif kind == "triangle":
+        draw.polygon(_polygon(rng, 3, r, rng.uniform(0, 2 * np.pi)), outline=0, width=width)
+    elif kind == "star":
+        outer = _polygon(rng, 5, r, -np.pi / 2)
+        draw.line([outer[i % 5] for i in (0, 2, 4, 1, 3, 0)], fill=0, width=width, joint="curve")
+    elif kind in ("cross", "x", "hash", "grid"):
+        offsets = {"cross": [0.0], "x": [0.0], "hash": [-0.3, 0.3], "grid": [-0.4, 0.0, 0.4]}[kind]
+        tilt = np.pi / 4 if kind == "x" else rng.uniform(-0.2, 0.2)
+        for angle in (tilt, tilt + np.pi / 2):
+            for off in offsets:
+                c, s = np.cos(angle), np.sin(angle)
+                ox, oy = -s * off * r, c * off * r
+                draw.line([(CANVAS / 2 - c * r + ox, CANVAS / 2 - s * r + oy),
+                           (CANVAS / 2 + c * r + ox, CANVAS / 2 + s * r + oy)], fill=0, width=width)
+    elif kind == "arrow":
+        y = CANVAS / 2
+        draw.line([(CANVAS / 2 - r, y), (CANVAS / 2 + r, y)], fill=0, width=width)
+        draw.line([(CANVAS / 2 + r - 0.4 * r, y - 0.4 * r), (CANVAS / 2 + r, y),
+                   (CANVAS / 2 + r - 0.4 * r, y + 0.4 * r)], fill=0, width=width)
+    elif kind == "zigzag":
+        xs = np.linspace(CANVAS / 2 - r, CANVAS / 2 + r, int(rng.integers(5, 9)))
+        ys = CANVAS / 2 + np.where(np.arange(len(xs)) % 2 == 0, -0.5, 0.5) * r
+        draw.line(list(zip(xs, ys)), fill=0, width=width, joint="curve")
+    else:  # a filled blob: a polygon of random radii
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
+        radii = r * rng.uniform(0.5, 1.0, 9)
+        draw.polygon([(CANVAS / 2 + q * np.cos(a), CANVAS / 2 + q * np.sin(a))
+                      for q, a in zip(radii, angles)], fill=0)
+    return _finish(img, rng)
+
+
+def scribble(rng: np.random.Generator) -> np.ndarray:
+    """A random scribble: a smooth curve through many random points."""
+    from PIL import ImageDraw
+
+    img = _canvas()
+    draw = ImageDraw.Draw(img)
+    pts = np.asarray(_points(rng, int(rng.integers(6, 14)), 0.38))
+    t = np.linspace(0, len(pts) - 1, 60 * len(pts))
+    curve = np.stack([np.interp(t, np.arange(len(pts)), pts[:, k]) for k in (0, 1)], -1)
+    # smooth the polyline into a curve
+    kernel = np.ones(25) / 25
+    curve = np.stack([np.convolve(np.pad(curve[:, k], 12, mode="edge"), kernel, "valid")
+                      for k in (0, 1)], -1)
+    draw.line([tuple(p) for p in curve], fill=0, width=int(rng.integers(3, 16)), joint="curve")
+    return _finish(img, rng)
+
+
+def empty_page(rng: np.random.Generator) -> np.ndarray:
+    """A photo of empty paper, squared or plain, under uneven light."""
+    from PIL import Image
+
+    from mnist_edge import synth
+
+    data = synth.render_blank(rng, grid=bool(rng.random() < 0.5))
+    return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+
+
+def garment(rng: np.random.Generator, images: np.ndarray) -> np.ndarray:
+    """A Fashion-MNIST item as a user would save it: 28x28, or enlarged, maybe inverted."""
+    item = images[int(rng.integers(len(images)))]
+    if rng.random() < 0.5:
+        return item
+    from PIL import Image
+
+    big = np.asarray(Image.fromarray(item).resize((112, 112), Image.BILINEAR))
+    return 255 - big if rng.random() < 0.5 else big
+
+
+def kinds(fonts: Sequence[str]) -> Dict[str, Callable[[np.random.Generator], np.ndarray]]:
+    """The outlier generators by name (garments need their images: see :func:`garment`)."""
+    return {
+        "letter": lambda rng: letter(rng, fonts),
+        "shape": shape,
+        "scribble": scribble,
+        "empty-page": empty_page,
+    }
