@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+from mnist_edge.errors import DataError
 
 ENV_VAR = "MNIST_EDGE_DATA"
 KERAS_NPZ = Path("~/.keras/datasets/mnist.npz")
@@ -55,10 +56,6 @@ KNOWN_MD5 = {
 }
 
 _IDX_DTYPES = {0x08: np.uint8}
-
-
-class DataError(Exception):
-    """A dataset is missing, unreadable or not in the expected layout."""
 
 
 @dataclasses.dataclass
@@ -337,12 +334,14 @@ def resolve_source(data_dir: Optional[os.PathLike] = None) -> Optional[Path]:
     return None
 
 
-def load(data_dir: Optional[os.PathLike] = None) -> Dataset:
+def load(data_dir: Optional[os.PathLike] = None, allow_download: bool = True) -> Dataset:
     """Loads the dataset following the documented lookup order.
 
     Args:
         data_dir: an explicit folder or ``.npz``; if None, ``$MNIST_EDGE_DATA``,
             then ``~/.keras/datasets/mnist.npz``, then a Keras download.
+        allow_download: False on the device side (the download needs
+            TensorFlow): no data found locally is then an error.
 
     Returns:
         The checked :class:`Dataset`.
@@ -351,6 +350,9 @@ def load(data_dir: Optional[os.PathLike] = None) -> Dataset:
         DataError: when the data is missing or bad.
     """
     source = resolve_source(data_dir)
+    if source is None and not allow_download:
+        raise DataError(f"no MNIST data found: pass --data-dir or set ${ENV_VAR} to a folder "
+                        "with the four IDX files (or a Keras mnist.npz)")
     if source is None:
         try:
             return _keras_download()

@@ -6,15 +6,16 @@ functions score Keras and TFLite models alike.
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 
-from mnist_edge import fsutil
+from mnist_edge import fsutil, reporting
 
+FASHION_NAMES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
 EPS = 1e-7  # Keras clips probabilities to [eps, 1 - eps] in its cross-entropy
 
 
@@ -49,25 +50,6 @@ def metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
 def keras_probabilities(model, images_01: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Runs a Keras model on float images in [0, 1] and returns probabilities."""
     return np.asarray(model.predict(images_01, batch_size=batch_size, verbose=0), dtype=np.float32)
-
-
-def save_figure(fig, path: Path) -> Path:
-    """Writes a matplotlib figure as PNG atomically and closes it.
-
-    Args:
-        fig: the figure.
-        path: the destination.
-
-    Returns:
-        The path written.
-    """
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    fsutil.write_bytes_atomic(path, buffer.getvalue())
-    return Path(path)
 
 
 def write_plots(
@@ -108,7 +90,7 @@ def write_plots(
         ax.set_title(f"#{index}: {names[int(y_train[index])]}", fontsize=9)
         ax.axis("off")
     fig.suptitle("Training images 1990-2009 with their labels")
-    written.append(save_figure(fig, out_dir / "train_grid.png"))
+    written.append(reporting.save_figure(fig, out_dir / "train_grid.png"))
 
     cm = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
@@ -124,7 +106,7 @@ def write_plots(
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if cm[i, j] > threshold else "black")
     ax.set_title(f"Confusion matrix (test, accuracy {np.trace(cm) / cm.sum():.4f})")
-    written.append(save_figure(fig, out_dir / "confusion_matrix.png"))
+    written.append(reporting.save_figure(fig, out_dir / "confusion_matrix.png"))
 
     fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(10, 4))
     im = ax_img.imshow(x_train[2000], cmap="gray")
@@ -138,7 +120,7 @@ def write_plots(
     ax_bar.set_ylim(0, 1)
     ax_bar.set_title(f"Model's probabilities (predicted {names[int(np.argmax(probs))]}, "
                      f"{probs.max():.3f})")
-    written.append(save_figure(fig, out_dir / "image_2000.png"))
+    written.append(reporting.save_figure(fig, out_dir / "image_2000.png"))
 
     if history:
         epochs = [row["epoch"] for row in history]
@@ -150,5 +132,58 @@ def write_plots(
         ax_acc.set_xlabel("epoch")
         ax_acc.set_ylabel("training accuracy")
         fig.suptitle("Training curves")
-        written.append(save_figure(fig, out_dir / "training_curves.png"))
+        written.append(reporting.save_figure(fig, out_dir / "training_curves.png"))
     return written
+
+
+def evaluate_tflite(model_path, data_dir=None) -> dict:
+    """Test-set figures of a ``.tflite`` model, without TensorFlow (the device's view).
+
+    Args:
+        model_path: the model.
+        data_dir: the MNIST folder (default lookup without the Keras download).
+
+    Returns:
+        ``model``, ``dataset``, ``runtime`` and :func:`metrics`.
+    """
+    from mnist_edge import data as data_mod
+    from mnist_edge import runtime
+
+    predictor = runtime.Predictor(model_path)
+    dataset = data_mod.load(data_dir, allow_download=False)
+    result = {"model": str(model_path), "dataset": dataset.name, "runtime": predictor.runtime,
+              "runtime_version": predictor.runtime_version}
+    result.update(metrics(predictor.probabilities(dataset.x_test), dataset.y_test))
+    return result
+
+
+def evaluate_keras(model_path=None, data_dir=None, plots_dir=None, note=lambda _m: None) -> dict:
+    """Test-set figures of a ``.keras`` model, and the tutorial's figures if asked.
+
+    Raises:
+        MissingExtraError: TensorFlow is not installed.
+    """
+    from mnist_edge.errors import require_tensorflow
+
+    require_tensorflow("mnist-edge eval with a .keras model")
+    from mnist_edge import data as data_mod
+    from mnist_edge import keras_model
+    from mnist_edge.train import load_metadata
+
+    path = model_path or keras_model.default_model_path()
+    model = keras_model.load_keras_model(path)
+    dataset = data_mod.load(data_dir)
+    probs = keras_probabilities(model, data_mod.normalize(dataset.x_test))
+    result = {"model": str(path), "dataset": dataset.name}
+    result.update(metrics(probs, dataset.y_test))
+    if plots_dir:
+        meta = load_metadata(path) or {}
+        p2000 = keras_probabilities(model, data_mod.normalize(dataset.x_train[2000:2001]))[0]
+        names = FASHION_NAMES if dataset.name == "fashion-mnist" else None
+        written = write_plots(plots_dir, dataset.x_train, dataset.y_train, result["confusion_matrix"],
+                              p2000, meta.get("history"), names)
+        result["plots"] = [str(p) for p in written]
+        if not meta.get("history"):
+            note("note: no training metadata beside the model; training_curves.png skipped")
+    return result
+

@@ -14,10 +14,16 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+from mnist_edge.errors import OutputError
 
 
-class OutputError(Exception):
-    """An output folder cannot be created or written."""
+# Files this process finished writing (for "interrupted; kept ..." messages).
+COMPLETED = []
+
+
+def _completed(path: Path) -> Path:
+    COMPLETED.append(path)
+    return path
 
 
 def ensure_writable_dir(path: os.PathLike) -> Path:
@@ -69,9 +75,12 @@ def staging_dir(final_dir: os.PathLike) -> Iterator[Path]:
 
 
 def commit(staged: Path, final: Path) -> Path:
-    """Renames a staged file onto its final name (atomic on one filesystem)."""
+    """Renames a staged file onto its final name (atomic on one filesystem), durably."""
+    with open(staged, "rb+") as handle:
+        os.fsync(handle.fileno())
     os.replace(staged, final)
-    return final
+    sync_dir(final.parent)
+    return _completed(final)
 
 
 def _umask() -> int:
@@ -80,8 +89,42 @@ def _umask() -> int:
     return mask
 
 
+def _staged_copy(path: Path, data: bytes) -> str:
+    """Writes ``data`` to a synced temp file beside ``path``; returns its name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
+        # mkstemp creates 0600; give the file the mode a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def sync_dir(folder: os.PathLike) -> None:
+    """fsyncs a folder so a rename in it survives a crash (where the OS allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot sync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
 def write_bytes_atomic(path: os.PathLike, data: bytes) -> Path:
-    """Writes ``data`` to ``path`` through a temp file and a rename.
+    """Writes ``data`` to ``path`` through a synced temp file and a rename.
+
+    Crash-safe: the temp file is fsynced before the rename and the folder
+    after it, so ``path`` holds either its old content or all of the new.
 
     Args:
         path: the destination.
@@ -91,18 +134,36 @@ def write_bytes_atomic(path: os.PathLike, data: bytes) -> Path:
         The destination path.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _staged_copy(path, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp creates 0600; give the file the mode a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return path
+    sync_dir(path.parent)
+    return _completed(path)
+
+
+def write_bytes_new(path: os.PathLike, data: bytes) -> Path:
+    """Like :func:`write_bytes_atomic`, but never replaces an existing file.
+
+    The synced temp file is hard-linked to ``path`` (which fails if the name
+    is taken) instead of renamed over it.
+
+    Raises:
+        FileExistsError: ``path`` exists.
+        OSError: the file cannot be written.
+    """
+    path = Path(path)
+    tmp = _staged_copy(path, data)
+    try:
+        os.link(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    sync_dir(path.parent)
+    return _completed(path)
 
 
 def write_json_atomic(path: os.PathLike, document) -> Path:

@@ -6,13 +6,10 @@ import os
 import zipfile
 from pathlib import Path
 from typing import Optional
+from mnist_edge.errors import ModelError
 
 DEFAULT_MODELS_DIR = Path("models")
 DEFAULT_STEM = "mnist_mlp"
-
-
-class ModelError(Exception):
-    """A model file is missing, corrupt, or not a 28x28 -> 10 classifier."""
 
 
 def default_model_path(models_dir: os.PathLike = DEFAULT_MODELS_DIR) -> Path:

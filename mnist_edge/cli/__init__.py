@@ -1,0 +1,103 @@
+"""The ``mnist-edge`` command line: it parses and renders; the library does the work.
+
+Results go to stdout (``--json`` prints exactly one JSON document), progress
+and logs to stderr. Each command lives in its own module and imports heavy
+libraries (TensorFlow, matplotlib) inside its function, so ``--help`` and
+``predict`` stay light.
+
+One place maps errors to exits (:class:`MnistEdgeGroup`): every
+:class:`~mnist_edge.errors.MnistEdgeError` carries its exit code, as click's
+``ClickException`` does, and becomes one ``Error:`` line; Ctrl-C and SIGTERM
+end with 130 / 143 after the commands' cleanup ran, saying what was kept.
+
+Exit codes:
+    0  success
+    1  an error the user can fix (missing/corrupt data or model, bad output folder)
+    2  usage error (bad option or argument; click's own code)
+    3  a parity gate failed (``export``)
+    4  some inputs failed while the others were processed (``predict``, ``bench``, ``eval``)
+    130  interrupted (Ctrl-C); 143 terminated (SIGTERM)
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+
+from mnist_edge import __version__
+from mnist_edge.errors import EXIT_INTERRUPTED, MnistEdgeError
+
+EXIT_TERMINATED = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanup (``finally``) runs."""
+
+
+class _CommandError(click.ClickException):
+    def __init__(self, error: MnistEdgeError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def interrupted_message(what: str) -> str:
+    """What an interrupted run says: nothing half-written, and which finished files were kept."""
+    from pathlib import Path
+
+    from mnist_edge import fsutil
+
+    kept = [p for p in dict.fromkeys(fsutil.COMPLETED)
+            if Path(p).exists() and ".mnist-edge-tmp-" not in str(p)]
+    message = f"mnist-edge: {what}; nothing half-written was left"
+    if kept:
+        shown = ", ".join(str(p) for p in kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+        message += f"; kept {len(kept)} finished file{'s' if len(kept) != 1 else ''}: {shown}"
+    return message
+
+
+class MnistEdgeGroup(click.Group):
+    """The command group that maps errors, Ctrl-C and SIGTERM to exit codes in one place."""
+
+    def invoke(self, ctx):
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            return super().invoke(ctx)
+        except MnistEdgeError as error:
+            raise _CommandError(error) from None
+        except KeyboardInterrupt:
+            click.echo(interrupted_message("interrupted"), err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except Terminated:
+            click.echo(interrupted_message("terminated"), err=True)
+            raise click.exceptions.Exit(EXIT_TERMINATED) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+@click.group(cls=MnistEdgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mnist-edge")
+def main():
+    """Train, export, benchmark and deploy an MNIST digit model to small devices.
+
+    Exit codes: 0 ok, 1 user error, 2 usage error, 3 parity gate failed,
+    4 some inputs failed, 130 interrupted.
+    """
+
+
+def _register():
+    from mnist_edge.cli import bench_cmd, eval_cmd, export_cmd, predict_cmd, train_cmd
+
+    for module in (train_cmd, eval_cmd, export_cmd, bench_cmd, predict_cmd):
+        main.add_command(module.command)
+
+
+_register()

@@ -1,0 +1,69 @@
+"""``mnist-edge eval``: on the MNIST test set (Keras or TFLite) or on the user's own images."""
+
+from __future__ import annotations
+
+import click
+
+from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_OPTION, echo_json
+
+
+@click.command(name="eval")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str),
+              default=None, help="A .keras model (needs TensorFlow) or a .tflite model (does not). "
+              "Default: the trained model in models/; with --images, the shipped model.")
+@click.option("--images", "images_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Evaluate on your own labelled images instead of the MNIST test set: "
+              "DIR/labels.csv, DIR/<label>/*.png, or a _<label> file-name suffix.")
+@MIN_CONFIDENCE_OPTION
+@DATA_DIR_OPTION
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=str),
+              default=None, help="With a .keras model: write the tutorial's figures as PNG here.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str),
+              default=None, help="With --images: write report.md and a gallery of the misreads.")
+@JSON_OPTION
+def command(model_path, images_dir, min_confidence, data_dir, plots_dir, report_dir, as_json):
+    """Evaluate a model: accuracy, per-class accuracy, confusion matrix.
+
+    On the MNIST test set (a .keras model with TensorFlow, or a .tflite model
+    without it), or with --images on a folder of your own labelled images
+    (any format predict reads, through the same front-end; images answered
+    "not a digit" count as misses and have their own column).
+    """
+    if images_dir:
+        _images(model_path, images_dir, min_confidence, report_dir, as_json)
+        return
+    from mnist_edge import evaluate
+
+    if model_path and model_path.endswith(".tflite"):
+        result = evaluate.evaluate_tflite(model_path, data_dir)
+    else:
+        result = evaluate.evaluate_keras(model_path, data_dir, plots_dir,
+                                         note=lambda m: click.echo(m, err=True))
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(f"model          {result['model']}")
+    click.echo(f"test accuracy  {result['test_accuracy']:.4f}  ({result['n']} images)")
+    click.echo(f"test loss      {result['test_loss']:.4f}")
+    click.echo("per class      " + "  ".join(
+        f"{i}:{a:.3f}" for i, a in enumerate(result["per_class_accuracy"])))
+    click.echo("confusion matrix (rows: true, columns: predicted)")
+    for i, row in enumerate(result["confusion_matrix"]):
+        click.echo(f"  {i} " + " ".join(f"{v:5d}" for v in row))
+    for p in result.get("plots", []):
+        click.echo(f"wrote {p}")
+
+
+def _images(model_path, images_dir, min_confidence, report_dir, as_json):
+    from mnist_edge import image_eval
+
+    if model_path and not model_path.endswith(".tflite"):
+        raise click.UsageError("--images evaluates a .tflite model (what the device runs)")
+    result = image_eval.run(model_path, images_dir, min_confidence, report_dir)
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(f"model          {result['model']}")
+    click.echo(image_eval.format_summary(result))
+    for p in result.get("report", []):
+        click.echo(f"wrote {p}")

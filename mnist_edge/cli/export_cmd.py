@@ -1,0 +1,80 @@
+"""``mnist-edge export``."""
+
+from __future__ import annotations
+
+import click
+
+from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, echo_json, logger
+
+
+@click.command(name="export")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str),
+              default=None, help="The .keras model (default: the trained model in models/).")
+@click.option("--quantize", "quantize", multiple=True,
+              type=click.Choice(["none", "float16", "dynamic", "int8", "all"]),
+              help="Format(s) to export; repeatable. none = float32. Default: all.")
+@click.option("--io", "io_type", type=click.Choice(["int8", "uint8", "float"]), default="int8",
+              show_default=True, help="int8 model input/output type (uint8 for Edge-TPU-style "
+              "pipelines, float keeps float I/O around the int8 core).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=str),
+              default="models", show_default=True)
+@DATA_DIR_OPTION
+@click.option("--calibration-samples", type=click.IntRange(1, 60000), default=500,
+              show_default=True, help="Class-balanced training images for int8 calibration.")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
+              help="Seed of the calibration sample.")
+@click.option("--max-drop", type=click.FloatRange(0, 100), default=0.5, show_default=True,
+              help="Gate: largest accuracy drop (percentage points) for quantised formats.")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.99, show_default=True,
+              help="Gate: smallest top-1 agreement with Keras for quantised formats.")
+@click.option("--keep-failed", is_flag=True, help="Keep files that fail the parity gate.")
+@click.option("--debug", is_flag=True,
+              help="Write a per-layer int8 error report (CSV + PNG) via QuantizationDebugger.")
+@click.option("--c-array", is_flag=True,
+              help="Also write the int8 model as a C source/header pair for TFLite Micro.")
+@JSON_OPTION
+@QUIET_OPTION
+def command(model_path, quantize, io_type, out_dir, data_dir, calibration_samples, seed,
+           max_drop, min_agreement, keep_failed, debug, c_array, as_json, quiet):
+    """Export float32, float16, dynamic-range and full-int8 TFLite, gated on parity.
+
+    Every file is run on the full test set and compared with the Keras model.
+    float32 must agree on every image; quantised formats may lose at most
+    --max-drop accuracy points and must agree on at least --min-agreement.
+    A failed gate exits with code 3 and removes the file unless --keep-failed.
+    Each NAME.tflite gets a NAME.json sidecar (labels, normalisation,
+    quantisation, source model SHA-256, calibration, parity figures).
+    """
+    from mnist_edge.errors import GateError, require_tensorflow
+
+    require_tensorflow("mnist-edge export")
+    from mnist_edge import data as data_mod
+    from mnist_edge import export as export_mod
+    from mnist_edge import keras_model
+    from mnist_edge.fsutil import ensure_writable_dir
+
+    formats = list(export_mod.QUANTIZATIONS) if (not quantize or "all" in quantize) else \
+        [q for q in export_mod.QUANTIZATIONS if q in quantize]
+    if (debug or c_array) and "int8" not in formats:
+        raise click.UsageError("--debug and --c-array apply to the int8 export; add --quantize int8")
+    log = logger(quiet)
+    ensure_writable_dir(out_dir)
+    path = model_path or keras_model.default_model_path()
+    dataset = data_mod.load(data_dir)
+    result = export_mod.export(path, out_dir, formats, io_type=io_type, dataset=dataset,
+                               calibration_samples=calibration_samples, seed=seed,
+                               max_drop_pp=max_drop, min_agreement=min_agreement,
+                               keep_failed=keep_failed, debug=debug, c_array=c_array, log=log)
+    if not quiet or not as_json:
+        click.echo(export_mod.format_table(result), err=True)
+    if as_json:
+        echo_json(result)
+    else:
+        for a in result["artifacts"]:
+            if a["path"]:
+                click.echo(a["path"])
+            for extra in a["extra_files"]:
+                click.echo(extra)
+    if not result["passed"]:
+        failed = ", ".join(a["name"] for a in result["artifacts"] if not a["passed"])
+        raise GateError(f"parity gate failed for {failed}")

@@ -1,0 +1,61 @@
+"""``mnist-edge predict``."""
+
+from __future__ import annotations
+
+import click
+
+from mnist_edge.cli.common import (
+    JSON_OPTION, MIN_CONFIDENCE_OPTION, QUIET_OPTION, RUNTIME_OPTION, echo_json, logger)
+
+
+@click.command(name="predict")
+@click.argument("inputs", metavar="IMAGE_OR_DIR...", nargs=-1, required=True,
+                type=click.Path(path_type=str))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="A .tflite model (default: the model shipped with mnist-edge).")
+@click.option("--top-k", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="How many classes to show per image.")
+@MIN_CONFIDENCE_OPTION
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help="Interpreter threads (default: the interpreter's own).")
+@RUNTIME_OPTION
+@click.option("--debug-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Save the 28x28 image each input became as <input name>.seen.png "
+              "(never replacing a file; never read back as an input).")
+@JSON_OPTION
+@QUIET_OPTION
+def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, debug_dir, as_json,
+            quiet):
+    """Read the digit in images: photos, scans, screenshots or MNIST-form arrays.
+
+    IMAGE_OR_DIR... are PNG, JPEG, BMP, GIF, WebP, TIFF or .npy files, or
+    folders of them. Each image is cleaned (paper, grid lines, shadows),
+    cropped, scaled and centred the MNIST way. An image with no digit, or one
+    the model is not confident about, is answered "not a digit" (label null
+    in --json, with a reason); that is an answer, not an error. Inputs that
+    cannot be read get one line each on stderr; the others are still read;
+    the exit code is 4 if any input failed.
+    """
+    from mnist_edge import reading, runtime
+    from mnist_edge.errors import PartialFailure
+    from mnist_edge.fsutil import ensure_writable_dir
+
+    log = logger(quiet)
+    predictor = runtime.Predictor(model_path or runtime.default_model_path(),
+                                  num_threads=threads, runtime=runtime_name)
+    reader = reading.Reader(predictor, min_confidence, top_k)
+    log(f"model {predictor.model_path} ({predictor.input_dtype.name} input) on "
+        f"{predictor.runtime} {predictor.runtime_version}; not a digit below confidence "
+        f"{reader.min_confidence:.2f}")
+    debug = ensure_writable_dir(debug_dir) if debug_dir else None
+    readings = reading.read_inputs(reader, inputs, debug.resolve() if debug else None)
+    if as_json:
+        echo_json([r.to_json() for r in readings])
+    for r in readings:
+        if not as_json and (r.seen is not None or r.error is None):
+            click.echo(r.to_line())
+        if r.error is not None:
+            click.echo(r.error_line(), err=True)
+    failures = reading.failed(readings)
+    if failures:
+        raise PartialFailure(f"{len(failures)} of {len(readings)} inputs failed")
