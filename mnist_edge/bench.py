@@ -300,7 +300,7 @@ def write_report(result: dict, out_dir: Path, x_test_u8: np.ndarray, y_test: np.
     import matplotlib.pyplot as plt
 
     from mnist_edge import fsutil
-    from mnist_edge.evaluate import save_figure
+    from mnist_edge.reporting import save_figure
 
     out_dir = fsutil.ensure_writable_dir(out_dir)
     written = []

@@ -34,7 +34,8 @@ import numpy as np
 
 from mnist_edge import data as data_mod
 from mnist_edge import fsutil, runtime
-from mnist_edge.train import library_versions
+from mnist_edge.reporting import library_versions, save_figure
+from mnist_edge.train import load_metadata
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 IO_TYPES = ("int8", "uint8", "float")
@@ -213,7 +214,7 @@ def gate(quantization: str, stats: dict, max_drop_pp: float, min_agreement: floa
 
 def build_metadata(tflite_bytes: bytes, predictor: "runtime.Predictor", quantization: str,
                    io_type: Optional[str], source: dict, calibration: Optional[dict],
-                   stats: dict, gate_info: dict) -> dict:
+                   stats: dict, gate_info: dict, abstain: Optional[dict] = None) -> dict:
     """The sidecar document a device reads (``<stem>.json``).
 
     Args:
@@ -225,6 +226,7 @@ def build_metadata(tflite_bytes: bytes, predictor: "runtime.Predictor", quantiza
         calibration: calibration facts or None.
         stats: the parity figures.
         gate_info: thresholds and the pass/fail verdict.
+        abstain: the calibrated "not a digit" threshold from training, if any.
 
     Returns:
         The JSON-ready metadata.
@@ -258,6 +260,7 @@ def build_metadata(tflite_bytes: bytes, predictor: "runtime.Predictor", quantiza
         "source_model": source,
         "calibration": calibration,
         "parity": dict(stats, **gate_info),
+        "abstain": abstain,
         "exported_unix": int(time.time()),
         "versions": library_versions(),
     }
@@ -363,8 +366,6 @@ def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path,
     ax.set_ylabel("RMSE / scale")
     ax.set_title(f"{stem}: int8 quantisation error per layer")
     ax.legend()
-    from mnist_edge.evaluate import save_figure
-
     return [csv_path, save_figure(fig, out_dir / f"{stem}_debug.png")]
 
 
@@ -436,8 +437,10 @@ def export(
             "value_range": [float(np.min(calibration_images)), float(np.max(calibration_images))],
         }
 
-    source = {"path": str(model_path), "sha256": source_sha,
+    # The file's name, not the build machine's path to it (which means nothing on a device).
+    source = {"name": model_path.name, "sha256": source_sha,
               "dataset": dataset.name, "dataset_md5": dataset.md5}
+    abstain = (load_metadata(model_path) or {}).get("abstain")
     artifacts = []
     with fsutil.staging_dir(out_dir) as stage:
         for quant in quantizations:
@@ -457,7 +460,7 @@ def export(
                          "gate": ({"agreement": 1.0} if quant == "none" else
                                   {"max_drop_pp": max_drop_pp, "min_agreement": min_agreement})}
             meta = build_metadata(content, predictor, quant, this_io, source,
-                                  calibration if quant == "int8" else None, stats, gate_info)
+                                  calibration if quant == "int8" else None, stats, gate_info, abstain)
             final = out_dir / name
             kept = passed or keep_failed
             if kept:

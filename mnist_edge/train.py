@@ -1,6 +1,6 @@
-"""Training: the tutorial's model, trained faithfully and without overhead.
+"""Training: the tutorial's model faithfully and fast, and robust device models.
 
-The default model is the TensorFlow beginner tutorial's MLP, layer for layer:
+The default is the TensorFlow beginner tutorial's MLP, layer for layer:
 Flatten(28x28) -> Dense(128, relu) -> Dropout(0.2) -> Dense(10, softmax),
 Adam with its defaults, sparse categorical cross-entropy, batch 32, 5 epochs,
 pixels / 255. Training does the same learning as the tutorial; it is faster
@@ -10,18 +10,21 @@ because it removes overhead, not work:
 * a ``tf.data`` pipeline (seeded shuffle, batch, prefetch) instead of Keras'
   numpy adapter;
 * ``steps_per_execution`` so one graph call runs many optimiser steps;
-* one intra-op thread and inter-op threads on the other cores: a 32x784
-  matmul is too small to split across threads, and the split costs more
-  than it saves.
+* for the MLP, one intra-op thread: a 32x784 matmul is too small to split.
+
+For real-world inputs, ``augment_copies`` adds digits drawn the ways users'
+images arrive and passed through the real front-end (:mod:`mnist_edge.augment`),
+and ``outliers`` adds non-digits taught to give a flat distribution (outlier
+exposure); the "not a digit" threshold is then calibrated on a held-out
+split (:mod:`mnist_edge.abstain`). Both runs use a cosine learning-rate decay.
 
 TensorFlow is imported inside the functions, never at module import.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Dict, Optional
@@ -29,65 +32,55 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from mnist_edge import data as data_mod
-from mnist_edge import fsutil
+from mnist_edge import fsutil, reporting
+from mnist_edge.models import ARCHS, DROPOUT, build_model  # noqa: F401 (re-exported)
 
-ARCHS = ("mlp", "cnn")
 DEFAULTS = {
     "epochs": 5,
     "batch_size": 32,
     "learning_rate": 0.001,  # Adam's default, as in the tutorial
     "optimizer": "adam",
     "loss": "sparse_categorical_crossentropy",
-    "dropout": 0.2,
+    "dropout": DROPOUT,
     "steps_per_execution": 100,
 }
+CALIBRATION_HOLDOUT = 5000  # training digits kept out to calibrate "not a digit"
+OUTLIER_WEIGHT = 0.5  # weight of a non-digit's loss relative to a digit's
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    """What to train and how.
+
+    Attributes:
+        arch: one of :data:`mnist_edge.models.ARCHS`.
+        epochs: passes over the training set.
+        batch_size: examples per optimiser step.
+        seed: seeds everything; same seed, same machine: same weights.
+        train_limit: train on a class-balanced subset of this size.
+        augment_copies: augmented copies of each digit (0: none).
+        outliers: non-digit images for outlier exposure (0: none).
+        outlier_data: Fashion-MNIST folder (garments as outliers), or None.
+    """
+
+    arch: str = "mlp"
+    epochs: int = DEFAULTS["epochs"]
+    batch_size: int = DEFAULTS["batch_size"]
+    seed: int = 0
+    train_limit: Optional[int] = None
+    augment_copies: int = 0
+    outliers: int = 0
+    outlier_data: Optional[str] = None
+
+    @property
+    def robust(self) -> bool:
+        """True when training for real-world inputs (augmentation or outliers)."""
+        return self.augment_copies > 0 or self.outliers > 0
 
 
 def model_stem(dataset_name: str, arch: str) -> str:
     """File stem for a trained model, e.g. ``mnist_mlp``."""
-    return f"{dataset_name.replace('-', '_')}_{arch}"
-
-
-def build_model(arch: str = "mlp"):
-    """Builds (uncompiled) the tutorial MLP or the small CNN.
-
-    Args:
-        arch: ``"mlp"`` (the tutorial's model) or ``"cnn"``.
-
-    Returns:
-        A ``keras.Sequential`` taking ``(batch, 28, 28)`` float32 in [0, 1] and
-        returning 10 class probabilities.
-
-    Raises:
-        ValueError: for an unknown architecture.
-    """
-    from mnist_edge._tf import import_tf
-
-    import_tf()
-    import keras
-    from keras import layers
-
-    if arch == "mlp":
-        body = [
-            layers.Flatten(name="flatten"),
-            layers.Dense(128, activation="relu", name="dense"),
-            layers.Dropout(DEFAULTS["dropout"], name="dropout"),
-            layers.Dense(10, activation="softmax", name="dense_1"),
-        ]
-    elif arch == "cnn":
-        body = [
-            layers.Reshape((28, 28, 1), name="reshape"),
-            layers.Conv2D(16, 3, activation="relu", name="conv1"),
-            layers.MaxPooling2D(name="pool1"),
-            layers.Conv2D(32, 3, activation="relu", name="conv2"),
-            layers.MaxPooling2D(name="pool2"),
-            layers.Flatten(name="flatten"),
-            layers.Dropout(DEFAULTS["dropout"], name="dropout"),
-            layers.Dense(10, activation="softmax", name="dense"),
-        ]
-    else:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    return keras.Sequential([keras.Input((28, 28), name="image")] + body, name=f"mnist_{arch}")
+    return f"{dataset_name.replace('-', '_')}_{arch.replace('-', '_')}"
 
 
 def _configure_threads(arch: str) -> Dict[str, int]:
@@ -108,78 +101,100 @@ def _configure_threads(arch: str) -> Dict[str, int]:
     }
 
 
-def library_versions() -> Dict[str, str]:
-    """Versions of the libraries that decide the numbers, for metadata."""
-    versions = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("tensorflow", "keras"):
-        module = sys.modules.get(name)
-        if module is not None:
-            versions[name] = getattr(module, "__version__", "unknown")
-    return versions
+@dataclasses.dataclass
+class TrainingSet:
+    """Images and soft targets (one-hot digits, uniform non-digits) with weights."""
+
+    x: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    counts: Dict[str, int]
 
 
-def train(
-    dataset: "data_mod.Dataset",
-    out_dir: os.PathLike,
-    arch: str = "mlp",
-    epochs: int = DEFAULTS["epochs"],
-    batch_size: int = DEFAULTS["batch_size"],
-    seed: int = 0,
-    train_limit: Optional[int] = None,
-    log: Callable[[str], None] = lambda _msg: None,
-) -> dict:
-    """Trains a model and writes ``<stem>.keras`` and ``<stem>.json`` atomically.
+def _split_for_calibration(x, y, options: TrainOptions):
+    """Keeps a class-balanced held-out split of training digits for calibration."""
+    if options.outliers <= 0:
+        return (x, y), None
+    hold = data_mod.balanced_sample(y, min(CALIBRATION_HOLDOUT, len(y) // 10), options.seed + 7)
+    keep = np.ones(len(y), bool)
+    keep[hold] = False
+    return (x[keep], y[keep]), (x[hold], y[hold])
 
-    Args:
-        dataset: the loaded data.
-        out_dir: where the model and its metadata go.
-        arch: ``"mlp"`` or ``"cnn"``.
-        epochs: passes over the training set.
-        batch_size: examples per optimiser step.
-        seed: seeds Python, numpy, TensorFlow and the shuffle; the same seed on
-            the same machine gives bit-identical weights.
-        train_limit: train on a class-balanced subset of this size (tests).
-        log: receives one progress line per epoch.
 
-    Returns:
-        The metadata document (also written as JSON beside the model).
+def _garments(options: TrainOptions):
+    if not options.outlier_data:
+        return None
+    return data_mod.load(options.outlier_data).x_train
 
-    Raises:
-        fsutil.OutputError: when ``out_dir`` cannot be written.
-    """
-    out_dir = fsutil.ensure_writable_dir(out_dir)
-    tf = __import__("mnist_edge._tf", fromlist=["import_tf"]).import_tf()
-    import keras
 
-    threads = _configure_threads(arch)
-    keras.utils.set_random_seed(seed)
+def _digest(array: np.ndarray) -> str:
+    import hashlib
 
-    x_train, y_train = dataset.x_train, dataset.y_train
-    if train_limit is not None and train_limit < len(y_train):
-        idx = data_mod.balanced_sample(y_train, train_limit, seed)
-        x_train, y_train = x_train[idx], y_train[idx]
-    x_train = data_mod.normalize(x_train)
-    x_test = data_mod.normalize(dataset.x_test)
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
-    model = build_model(arch)
-    steps_per_epoch = -(-len(y_train) // batch_size)
-    spe = max(1, min(DEFAULTS["steps_per_execution"], steps_per_epoch))
+
+def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions,
+             log: Callable[[str], None]) -> TrainingSet:
+    """Clean digits, augmented digits and outliers, with their targets and weights."""
+    from mnist_edge import augment, outliers
+
+    parts_x, parts_y = [x], [y]
+    if options.augment_copies:
+        log(f"augment: {options.augment_copies} cop{'y' if options.augment_copies == 1 else 'ies'}"
+            f" of {len(y)} digits drawn as real images arrive, through the front-end")
+        key = (_digest(x), _digest(y), options.augment_copies, options.seed)
+        arrays = augment.cached("digits", key, lambda: dict(zip(("x", "y"), augment.augmented_digits(
+            x, y, options.augment_copies, options.seed, log=log))), log)
+        parts_x.append(arrays["x"])
+        parts_y.append(arrays["y"])
+    digits_x, digits_y = np.concatenate(parts_x), np.concatenate(parts_y)
+    targets = np.eye(10, dtype=np.float32)[digits_y]
+    weights = np.ones(len(digits_y), np.float32)
+    counts = {"digits": int(len(y)), "augmented": int(len(digits_y) - len(y)), "outliers": 0}
+    if options.outliers:
+        log(f"augment: {options.outliers} non-digits (letters, shapes, scribbles, pages,"
+            f" garments) through the front-end")
+        fonts, garments = outliers.find_fonts(), _garments(options)
+        key = (options.outliers, options.seed, tuple(fonts),
+               _digest(garments) if garments is not None else None)
+        ox = augment.cached("outliers", key, lambda: {"x": augment.outlier_images(
+            options.outliers, options.seed, fonts, garments, log=log)}, log)["x"]
+        digits_x = np.concatenate([digits_x, ox])
+        targets = np.concatenate([targets, np.full((len(ox), 10), 0.1, np.float32)])
+        weights = np.concatenate([weights, np.full(len(ox), OUTLIER_WEIGHT, np.float32)])
+        counts["outliers"] = int(len(ox))
+    return TrainingSet(digits_x, targets, weights, counts)
+
+
+def _pipeline(tf, x: np.ndarray, labels: np.ndarray, weights: Optional[np.ndarray],
+              batch_size: int, seed: int):
+    """A seeded, shuffled, batched tf.data pipeline of float32 pixels / 255."""
+    tensors = (data_mod.normalize(x), labels) if weights is None else (
+        data_mod.normalize(x), labels, weights)
+    return (tf.data.Dataset.from_tensor_slices(tensors)
+            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def _compile(model, keras, options: TrainOptions, steps: int) -> int:
+    """Compiles with Adam; returns the steps per execution used."""
+    spe = max(1, min(DEFAULTS["steps_per_execution"], steps))
+    rate = DEFAULTS["learning_rate"]
+    if options.robust:
+        # Longer runs on harder data settle better with a decaying rate.
+        rate = keras.optimizers.schedules.CosineDecay(rate, steps * options.epochs, alpha=0.02)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=DEFAULTS["learning_rate"]),
-        loss=DEFAULTS["loss"],
+        optimizer=keras.optimizers.Adam(learning_rate=rate),
+        loss="categorical_crossentropy" if options.robust else DEFAULTS["loss"],
         metrics=["accuracy"],
         steps_per_execution=spe,
     )
-    pipeline = (
-        tf.data.Dataset.from_tensor_slices((x_train, y_train.astype(np.int32)))
-        .shuffle(len(y_train), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return spe
 
-    history = []
 
-    class _Progress(keras.callbacks.Callback):
+def _progress_callback(keras, epochs: int, history: list, log: Callable[[str], None]):
+    class Progress(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self._t0 = time.perf_counter()
 
@@ -195,37 +210,96 @@ def train(
             log(f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}  "
                 f"accuracy {row['accuracy']:.4f}  ({row['seconds']:.1f} s)")
 
-    started = time.perf_counter()
-    model.fit(pipeline, epochs=epochs, verbose=0, shuffle=False, callbacks=[_Progress()])
-    train_seconds = time.perf_counter() - started
-    test_loss, test_accuracy = model.evaluate(x_test, dataset.y_test.astype(np.int32),
-                                              batch_size=1000, verbose=0)
+    return Progress()
 
-    stem = model_stem(dataset.name, arch)
-    meta = {
+
+def _fit(model, tf, keras, x, y, options: TrainOptions, log):
+    """Builds the training set and fits; returns (history, seconds, counts, spe)."""
+    if options.robust:
+        train_set = assemble(x, y, options, log)
+        pipeline = _pipeline(tf, train_set.x, train_set.targets, train_set.weights,
+                             options.batch_size, options.seed)
+        n, counts = len(train_set.x), train_set.counts
+    else:
+        pipeline = _pipeline(tf, x, y.astype(np.int32), None, options.batch_size, options.seed)
+        n, counts = len(y), {"digits": int(len(y)), "augmented": 0, "outliers": 0}
+    spe = _compile(model, keras, options, -(-n // options.batch_size))
+    history = []
+    started = time.perf_counter()
+    model.fit(pipeline, epochs=options.epochs, verbose=0, shuffle=False,
+              callbacks=[_progress_callback(keras, options.epochs, history, log)])
+    return history, time.perf_counter() - started, counts, spe
+
+
+def _test_metrics(model, dataset) -> Dict[str, float]:
+    from mnist_edge.evaluate import keras_probabilities, metrics
+
+    probs = keras_probabilities(model, data_mod.normalize(dataset.x_test))
+    result = metrics(probs, dataset.y_test)
+    return {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]}
+
+
+def _calibrate_abstention(model, held_out, options: TrainOptions, log) -> Optional[dict]:
+    """The "not a digit" threshold from held-out digits, with rates on held-out non-digits."""
+    if held_out is None:
+        return None
+    from mnist_edge import abstain, augment, outliers
+    from mnist_edge.evaluate import keras_probabilities
+
+    hx, hy = held_out
+    ax, _ = augment.augmented_digits(hx, hy, 1, options.seed + 1000, log=log)
+    others = augment.outlier_images(2000, options.seed + 1000, outliers.find_fonts(),
+                                    _garments(options), log=log)
+
+    def confidence(images):
+        return keras_probabilities(model, data_mod.normalize(images)).max(axis=1) if len(images) \
+            else np.zeros(0)
+
+    digits = confidence(hx)
+    threshold = abstain.calibrate(digits)
+    rates = abstain.abstain_rates({"held_out_digits": digits, "augmented_digits": confidence(ax),
+                                   "non_digits": confidence(others)}, threshold)
+    log(f"abstain: min confidence {threshold:.4f}; answered 'not a digit': " +
+        ", ".join(f"{k} {v:.1%}" for k, v in rates.items()))
+    return {"min_confidence": threshold, "target_digit_rate": abstain.DIGIT_ABSTAIN_RATE,
+            "calibration": {"held_out_digits": int(len(hx)), "augmented_digits": int(len(ax)),
+                            "non_digits": int(len(others)), "rates": rates}}
+
+
+def _metadata(options: TrainOptions, dataset, counts, spe, threads, history, test, seconds,
+              params, abstain_info) -> dict:
+    return {
         "format": "mnist-edge/model-metadata/1",
-        "model": None,  # filled below with the final path
-        "arch": arch,
+        "model": None,  # filled in with the final path
+        "arch": options.arch,
         "dataset": dataset.describe(),
-        "train_examples": int(len(y_train)),
-        "seed": seed,
+        "train_examples": counts["digits"],
+        "training_set": counts,
+        "seed": options.seed,
         "hyperparameters": {
-            "epochs": epochs, "batch_size": batch_size,
+            "epochs": options.epochs, "batch_size": options.batch_size,
             "optimizer": DEFAULTS["optimizer"], "learning_rate": DEFAULTS["learning_rate"],
-            "loss": DEFAULTS["loss"], "dropout": DEFAULTS["dropout"],
-            "preprocessing": "float32 pixels / 255",
-            "steps_per_execution": spe,
+            "learning_rate_schedule": "cosine decay" if options.robust else "constant",
+            "loss": "categorical_crossentropy (outliers: uniform targets)" if options.robust
+            else DEFAULTS["loss"],
+            "dropout": DEFAULTS["dropout"], "preprocessing": "float32 pixels / 255",
+            "steps_per_execution": spe, "augment_copies": options.augment_copies,
+            "outliers": options.outliers,
         },
         "threads": threads,
         "history": history,
-        "test_loss": float(test_loss),
-        "test_accuracy": float(test_accuracy),
-        "train_seconds": round(train_seconds, 3),
-        "epochs": epochs,
-        "params": int(model.count_params()),
-        "versions": library_versions(),
+        **test,
+        "train_seconds": round(seconds, 3),
+        "epochs": options.epochs,
+        "params": params,
+        "abstain": abstain_info,
+        "versions": reporting.library_versions(),
         "created_unix": int(time.time()),
     }
+
+
+def _save(model, meta: dict, out_dir: Path, stem: str) -> None:
+    """Writes ``<stem>.keras`` and ``<stem>.json`` through a staging folder."""
     final_model = out_dir / f"{stem}.keras"
     final_meta = out_dir / f"{stem}.json"
     meta["model"] = str(final_model)
@@ -236,6 +310,64 @@ def train(
         fsutil.write_json_atomic(stage / final_meta.name, meta)
         fsutil.commit(staged_model, final_model)
         fsutil.commit(stage / final_meta.name, final_meta)
+
+
+def train(
+    dataset: "data_mod.Dataset",
+    out_dir: os.PathLike,
+    arch: str = "mlp",
+    epochs: int = DEFAULTS["epochs"],
+    batch_size: int = DEFAULTS["batch_size"],
+    seed: int = 0,
+    train_limit: Optional[int] = None,
+    log: Callable[[str], None] = lambda _msg: None,
+    augment_copies: int = 0,
+    outliers: int = 0,
+    outlier_data: Optional[str] = None,
+) -> dict:
+    """Trains a model and writes ``<stem>.keras`` and ``<stem>.json`` atomically.
+
+    Args:
+        dataset: the loaded data.
+        out_dir: where the model and its metadata go.
+        arch: one of :data:`ARCHS`.
+        epochs: passes over the training set.
+        batch_size: examples per optimiser step.
+        seed: seeds Python, numpy, TensorFlow, the shuffle and the
+            augmentation; the same seed on the same machine gives the same weights.
+        train_limit: train on a class-balanced subset of this size.
+        log: receives progress lines.
+        augment_copies: augmented copies of each digit (see :mod:`mnist_edge.augment`).
+        outliers: non-digit images for outlier exposure; also calibrates
+            the "not a digit" threshold on a held-out split.
+        outlier_data: a Fashion-MNIST folder, for garments among the outliers.
+
+    Returns:
+        The metadata document (also written as JSON beside the model).
+
+    Raises:
+        OutputError: when ``out_dir`` cannot be written.
+    """
+    options = TrainOptions(arch, epochs, batch_size, seed, train_limit, augment_copies, outliers,
+                           outlier_data)
+    out_dir = fsutil.ensure_writable_dir(out_dir)
+    tf = __import__("mnist_edge._tf", fromlist=["import_tf"]).import_tf()
+    import keras
+
+    threads = _configure_threads(arch)
+    keras.utils.set_random_seed(seed)
+    x, y = dataset.x_train, dataset.y_train
+    if train_limit is not None and train_limit < len(y):
+        idx = data_mod.balanced_sample(y, train_limit, seed)
+        x, y = x[idx], y[idx]
+    (x, y), held_out = _split_for_calibration(x, y, options)
+    model = build_model(arch)
+    history, seconds, counts, spe = _fit(model, tf, keras, x, y, options, log)
+    test = _test_metrics(model, dataset)
+    abstain_info = _calibrate_abstention(model, held_out, options, log)
+    meta = _metadata(options, dataset, counts, spe, threads, history, test, seconds,
+                     int(model.count_params()), abstain_info)
+    _save(model, meta, out_dir, model_stem(dataset.name, arch))
     return meta
 
 
@@ -250,3 +382,20 @@ def load_metadata(model_path: os.PathLike) -> Optional[dict]:
         return json.loads(meta_path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def summary(meta: dict) -> dict:
+    """The short JSON ``mnist-edge train`` prints."""
+    abstain_info = meta.get("abstain") or {}
+    return {
+        "model": meta["model"],
+        "metadata": meta["model"][: -len(".keras")] + ".json",
+        "arch": meta["arch"],
+        "dataset": meta["dataset"]["name"],
+        "test_accuracy": meta["test_accuracy"],
+        "test_loss": meta["test_loss"],
+        "train_seconds": meta["train_seconds"],
+        "epochs": meta["epochs"],
+        "seed": meta["seed"],
+        "min_confidence": abstain_info.get("min_confidence"),
+    }

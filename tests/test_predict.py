@@ -82,12 +82,15 @@ def test_bad_inputs_one_line_each_good_ones_still_predicted(runner, tmp_path, di
     assert by_name["d1.png"]["label"] == str(mnist.y_test[1])
     expect = {"missing.png": "no such file", "empty.png": "empty file",
               "truncated.png": "truncated or corrupt", "text.png": "not an image",
-              "huge.png": "too large", "blank.png": "no digit found", "empty_dir": "no images"}
+              "huge.png": "too large", "empty_dir": "no images"}
     for name, message in expect.items():
         assert message in by_name[name]["error"], (name, by_name[name])
         assert set(by_name[name]) == {"path", "error"}
     err_lines = [l for l in result.stderr.splitlines() if ": error: " in l]
-    assert len(err_lines) == 7
+    assert len(err_lines) == 6
+    # A blank page is an answer ("not a digit"), not an error.
+    assert by_name["blank.png"]["label"] is None and "error" not in by_name["blank.png"]
+    assert by_name["blank.png"]["reason"].startswith("no digit found")
 
 
 def test_bad_model_is_one_line(runner, digits, tmp_path):
@@ -117,9 +120,9 @@ def test_debug_dir_saves_what_the_model_saw(runner, tmp_path, digits, mnist):
     result = runner.invoke(main, ["predict", "--debug-dir", str(out), str(digits)])
     assert result.exit_code == 0
     saved = sorted(p.name for p in out.iterdir())
-    assert saved == ["big.png", "d0.png", "d1.png", "d2.png", "d3.png", "d4.png"]
-    assert np.array_equal(np.asarray(Image.open(out / "d0.png")), mnist.x_test[0])
-    assert Image.open(out / "big.png").size == (28, 28)
+    assert saved == ["big.jpg.seen.png"] + [f"d{i}.png.seen.png" for i in range(5)]
+    assert np.array_equal(np.asarray(Image.open(out / "d0.png.seen.png")), mnist.x_test[0])
+    assert Image.open(out / "big.jpg.seen.png").size == (28, 28)
 
 
 def test_predict_never_imports_tensorflow(digits):

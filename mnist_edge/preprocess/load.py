@@ -10,6 +10,7 @@ here, never leaked to the user's terminal.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -44,7 +45,7 @@ def _file_size(path: Path) -> int:
     return size
 
 
-def _open_header(path: Path):
+def _open_header(path):
     """Opens an image lazily (header only) and checks its size."""
     from PIL import Image, UnidentifiedImageError
 
@@ -90,6 +91,29 @@ def _decode(img):
     return img
 
 
+def open_image_bytes(data: bytes):
+    """Opens, checks and decodes an image held in memory (an upload).
+
+    Raises:
+        ImageError: empty, truncated, not an image, or too large.
+    """
+    if not data:
+        raise ImageError("empty file")
+    return _checked_decode(io.BytesIO(data))
+
+
+def _checked_decode(source):
+    img = _open_header(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _decode(img)
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
+        raise ImageError(f"truncated or corrupt image ({_first_line(exc)})") from None
+    except MemoryError:
+        raise ImageError("image too large to decode in memory") from None
+
+
 def open_image(path: Union[str, os.PathLike]):
     """Opens, checks and decodes an image file.
 
@@ -104,15 +128,7 @@ def open_image(path: Union[str, os.PathLike]):
     """
     path = Path(path)
     _file_size(path)
-    img = _open_header(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _decode(img)
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
-        raise ImageError(f"truncated or corrupt image ({_first_line(exc)})") from None
-    except MemoryError:
-        raise ImageError("image too large to decode in memory") from None
+    return _checked_decode(path)
 
 
 def _deep_to_gray(img) -> np.ndarray:
@@ -270,7 +286,8 @@ def load_gray(path: Union[str, os.PathLike]) -> np.ndarray:
 
 
 def iter_image_paths(
-    inputs: Sequence[Union[str, os.PathLike]], skip: Optional[Path] = None
+    inputs: Sequence[Union[str, os.PathLike]], skip: Optional[Path] = None,
+    skip_suffix: Optional[str] = None,
 ) -> Iterator[Tuple[Path, Optional[str]]]:
     """Expands files and folders into ``(path, error or None)`` pairs.
 
@@ -279,7 +296,9 @@ def iter_image_paths(
 
     Args:
         inputs: files and folders as the user named them.
-        skip: a folder whose files are never inputs (e.g. the debug output).
+        skip: a folder whose files are never taken from a folder named.
+        skip_suffix: file names ending so are never taken from a folder
+            named (e.g. debug images written beside the inputs).
 
     Yields:
         ``(path, None)`` for each image, ``(path, message)`` for a problem.
@@ -289,7 +308,8 @@ def iter_image_paths(
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in _folder_images(path)
-                           if skip is None or p.resolve().parent != skip)
+                           if (skip is None or p.resolve().parent != skip)
+                           and not (skip_suffix and p.name.endswith(skip_suffix)))
             if not found:
                 yield path, f"no images in folder (looked for {', '.join(IMAGE_SUFFIXES)})"
             for p in found:

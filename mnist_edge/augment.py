@@ -1,0 +1,309 @@
+"""Training data as the front-end will present real inputs: augmentation through the real front-end.
+
+A model reads what the front-end makes of an image, not the image. So each
+augmented training digit is drawn the way a source might hand it over (a
+random :mod:`mnist_edge.renderings` rendering of a slightly rotated, sheared
+or stretched MNIST digit: a tight or enlarged scan, a very low-resolution
+scan, a thin pen or fat marker, broken or dotted strokes, blur, JPEG, low
+contrast, a photo of squared paper) and then passed through
+:func:`mnist_edge.preprocess.to_mnist`, exactly as ``predict`` would.
+
+The same is done for things that are not digits (:mod:`mnist_edge.outliers`:
+letters, shapes, scribbles, empty pages, garments), which teach the model
+to spread its probability when it sees no digit ("outlier exposure").
+
+The work is split into fixed-size chunks, each with its own seed, and spread
+over processes: results depend on the seed, never on the number of workers.
+numpy and Pillow only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from mnist_edge import renderings
+from mnist_edge.errors import ImageError
+from mnist_edge.preprocess import boxfit, to_mnist
+
+CHUNK = 500  # items per task: a seed each, so results do not depend on the worker count
+CACHE_ENV = "MNIST_EDGE_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where rendered training sets are kept: $MNIST_EDGE_CACHE or ~/.cache/mnist-edge/augment."""
+    base = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge")
+    return Path(base) / "augment"
+
+
+def _code_digest() -> str:
+    """A digest of the code that draws and preprocesses: a change invalidates the cache."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([package / "augment.py", package / "renderings.py", package / "outliers.py",
+                        package / "synth.py"] + list((package / "preprocess").glob("*.py"))):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached(name: str, key: Sequence, build: Callable[[], Dict[str, np.ndarray]],
+           log: Callable[[str], None] = lambda _m: None) -> Dict[str, np.ndarray]:
+    """Arrays built once per (inputs, code) and kept in :func:`cache_dir`.
+
+    Rendering a training set through the front-end takes minutes; training
+    the same set again (another architecture, more epochs) should not.
+    Unwritable cache folders are not an error: the arrays are just rebuilt.
+    """
+    digest = hashlib.sha256(repr((tuple(key), _code_digest())).encode()).hexdigest()[:24]
+    path = cache_dir() / f"{name}-{digest}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            log(f"augment: {name} from cache {path}")
+            return arrays
+        except (OSError, ValueError):
+            pass  # a damaged cache entry: rebuild it
+    arrays = build()
+    try:
+        from mnist_edge import fsutil
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        fsutil.write_bytes_atomic(path, buffer.getvalue())
+    except OSError:
+        pass
+    return arrays
+
+
+def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A slightly rotated, sheared and stretched copy of an MNIST digit, in MNIST form again.
+
+    Drawn at 4x, transformed, and normalised back (box 20, centre of mass) by
+    the front-end's own box fit, so only the shape changes.
+    """
+    from PIL import Image
+
+    ink = renderings.enlarge(renderings.ink_box(digit), 4, "bicubic")
+    ink = np.pad(ink, max(ink.shape) // 2)
+    h, w = ink.shape
+    angle = np.deg2rad(rng.uniform(-12, 12))
+    shear = rng.uniform(-0.25, 0.25)
+    sx, sy = np.exp(rng.uniform(-0.2, 0.2)), 1.0
+    c, s = np.cos(angle), np.sin(angle)
+    forward = np.array([[c, -s], [s, c]]) @ np.array([[1, shear], [0, 1]]) @ np.diag([sx, sy])
+    inverse = np.linalg.inv(forward)
+    centre = np.array([w / 2, h / 2])
+    offset = centre - inverse @ centre
+    coeffs = (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
+    img = Image.fromarray(ink.astype(np.float32), mode="F").transform(
+        (w, h), Image.AFFINE, coeffs, resample=Image.BILINEAR)
+    out = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+    ys, xs = np.nonzero(out > 0.05)
+    if not len(ys):
+        return digit
+    crop = out[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    return boxfit.centre_by_mass(boxfit.to_box(crop))
+
+
+def _scan(d, rng):
+    side = int(rng.choice([10, 12, 14, 16, 20, 24, 32]))
+    img = renderings.fit_square(renderings.ink_box(d), side, stretch=bool(rng.random() < 0.25))
+    if rng.random() < 0.5:
+        img = renderings.with_margin(img, rng.uniform(0.05, 0.3))
+    factor = int(rng.choice([1, 1, 2, 3, 4]))
+    if factor > 1:
+        img = renderings.enlarge(img, factor, str(rng.choice(["nearest", "bilinear", "bicubic"])))
+    return renderings.to_u8(img if rng.random() < 0.5 else 1 - img)
+
+
+def _counted(d, rng):
+    side = int(rng.choice([6, 7, 8, 8, 10]))
+    img = renderings.counted_bitmap(renderings.ink_box(d), side)
+    if rng.random() < 0.5:
+        img = renderings.with_margin(img, rng.uniform(0.1, 0.3))
+    img = renderings.enlarge(img, int(rng.choice([1, 2, 4, 8])),
+                             str(rng.choice(["nearest", "bilinear", "bicubic"])))
+    return renderings.to_u8(img if rng.random() < 0.5 else 1 - img)
+
+
+def _down_up(d, rng):
+    return renderings.down_up(d, rng, int(rng.integers(7, 17)))
+
+
+def _pen(d, rng):
+    side = int(rng.choice([96, 128, 160]))
+    skel = renderings.skeleton(d, side)
+    return renderings.to_u8(renderings.on_paper(renderings.pen(skel, int(rng.integers(1, side // 10))), rng))
+
+
+def _degraded(d, rng):
+    choice = rng.integers(3)
+    if choice == 0:
+        return renderings.blurred(d, rng)
+    if choice == 1:
+        return renderings.jpeg_small(d, rng)
+    return renderings.low_contrast(d, rng)
+
+
+# (weight, rendering) for augmented digits; "as is" keeps the affine MNIST form.
+DIGIT_RENDERINGS: Sequence[Tuple[float, Callable]] = (
+    (0.12, lambda d, rng: d),
+    (0.25, _scan),
+    (0.18, _counted),
+    (0.08, _down_up),
+    (0.10, lambda d, rng: renderings.stroke_width(d, rng, int(rng.integers(-2, 5)))),
+    (0.09, _pen),
+    (0.04, renderings.broken),
+    (0.02, renderings.dotted),
+    (0.08, _degraded),
+    (0.04, renderings.photo),
+)
+
+
+def _pick(table, rng):
+    weights = np.array([w for w, _ in table])
+    return table[int(rng.choice(len(table), p=weights / weights.sum()))][1]
+
+
+def augment_digit(digit: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
+    """One augmented sample: a rendering of a transformed digit, through the front-end.
+
+    Args:
+        digit: ``(28, 28)`` uint8 MNIST digit.
+        rng: the random generator.
+
+    Returns:
+        ``(28, 28)`` uint8 as ``predict`` would see it, or None if the
+        front-end found no digit in the rendering.
+    """
+    shaped = affine(digit, rng) if rng.random() < 0.8 else digit
+    image = _pick(DIGIT_RENDERINGS, rng)(shaped, rng)
+    return through_front_end(image)
+
+
+def through_front_end(image: np.ndarray) -> Optional[np.ndarray]:
+    """uint8 grey image -> what the front-end makes of it (None for "no digit")."""
+    try:
+        return to_mnist(image.astype(np.float32) / 255.0)
+    except ImageError:
+        return None
+
+
+def _digit_chunk(args):
+    digits, labels, seed = args
+    rng = np.random.default_rng(seed)
+    images, kept = [], []
+    for digit, label in zip(digits, labels):
+        out = augment_digit(digit, rng)
+        if out is not None:
+            images.append(out)
+            kept.append(label)
+    return np.asarray(images, np.uint8).reshape(-1, 28, 28), np.asarray(kept, np.uint8)
+
+
+def _run_chunks(function, tasks: List, workers: Optional[int], log: Callable[[str], None], what: str):
+    workers = workers or os.cpu_count() or 1
+    results = [None] * len(tasks)
+    if workers <= 1 or len(tasks) <= 1:
+        for i, task in enumerate(tasks):
+            results[i] = function(task)
+        return results
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            results[futures[future]] = future.result()
+            if done % max(1, len(tasks) // 10) == 0:
+                log(f"augment: {what} {done}/{len(tasks)} chunks")
+    return results
+
+
+def augmented_digits(x: np.ndarray, y: np.ndarray, copies: int, seed: int,
+                     workers: Optional[int] = None,
+                     log: Callable[[str], None] = lambda _m: None) -> Tuple[np.ndarray, np.ndarray]:
+    """``copies`` augmented versions of every digit, as the front-end presents them.
+
+    Args:
+        x: ``(n, 28, 28)`` uint8 digits.
+        y: ``(n,)`` labels.
+        copies: augmented versions per digit.
+        seed: the seed (results depend on it, not on ``workers``).
+        workers: processes (default: all cores).
+        log: progress lines.
+
+    Returns:
+        ``(images, labels)``; renderings the front-end found no digit in are left out.
+    """
+    seeds = np.random.SeedSequence([seed, 1]).spawn(copies * (-(-len(x) // CHUNK)))
+    tasks = []
+    for copy in range(copies):
+        for start in range(0, len(x), CHUNK):
+            tasks.append((x[start:start + CHUNK], y[start:start + CHUNK],
+                          seeds[len(tasks)].generate_state(1)[0]))
+    parts = _run_chunks(_digit_chunk, tasks, workers, log, "digits")
+    return (np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 28, 28), np.uint8),
+            np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.uint8))
+
+
+def _outlier_chunk(args):
+    from mnist_edge import outliers
+
+    kind, count, seed, fonts, items = args
+    rng = np.random.default_rng(seed)
+    images = []
+    for k in range(count):
+        if kind == "garment":
+            image = outliers.garment(rng, items[k:k + 1])
+            if image.shape == (28, 28) and rng.random() < 0.5:
+                images.append(image)  # also as the raw array a user may pass
+                continue
+        else:
+            image = outliers.kinds(fonts)[kind](rng)
+        out = through_front_end(image)
+        if out is not None:
+            images.append(out)
+    return np.asarray(images, np.uint8).reshape(-1, 28, 28)
+
+
+# Outlier mix for outlier exposure: share of the requested count per kind.
+OUTLIER_MIX = {"garment": 0.45, "letter": 0.3, "shape": 0.12, "scribble": 0.1, "empty-page": 0.03}
+
+
+def outlier_images(count: int, seed: int, fonts: Sequence[str], garments: Optional[np.ndarray],
+                   workers: Optional[int] = None,
+                   log: Callable[[str], None] = lambda _m: None) -> np.ndarray:
+    """Images of things that are not digits, as the front-end presents them.
+
+    Args:
+        count: about how many (empty pages the front-end rejects are left out).
+        seed: the seed.
+        fonts: font files for letters.
+        garments: Fashion-MNIST images (uint8 28x28), or None to leave garments out.
+        workers: processes.
+        log: progress lines.
+
+    Returns:
+        ``(m, 28, 28)`` uint8.
+    """
+    mix = {k: v for k, v in OUTLIER_MIX.items() if k != "garment" or garments is not None}
+    total = sum(mix.values())
+    seeds = iter(np.random.SeedSequence([seed, 2]).spawn(10_000))
+    picker = np.random.default_rng([seed, 3])
+    tasks = []
+    for kind, share in mix.items():
+        wanted = int(round(count * share / total))
+        for start in range(0, wanted, CHUNK):
+            n = min(CHUNK, wanted - start)
+            # Each garment task carries just its own items, not the whole set.
+            items = garments[picker.integers(len(garments), size=n)] if kind == "garment" else None
+            tasks.append((kind, n, next(seeds).generate_state(1)[0], tuple(fonts), items))
+    parts = _run_chunks(_outlier_chunk, tasks, workers, log, "outliers")
+    return np.concatenate(parts) if parts else np.zeros((0, 28, 28), np.uint8)

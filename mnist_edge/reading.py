@@ -1,0 +1,221 @@
+"""Reading digits from images: the front-end, the predictor and "not a digit", per input.
+
+This is what ``mnist-edge predict``, ``mnist-edge eval --images`` and
+``mnist-edge serve`` share, so one image gets one answer everywhere:
+
+* a digit: ``label``, ``confidence``, ``probabilities``, ``top_k``;
+* not a digit: ``label`` None and a ``reason``, either "no digit found (...)"
+  from the front-end or "not a digit (confidence 0.41 < 0.80)" from the
+  calibrated threshold (probabilities are still reported);
+* an input that cannot be read: ``error`` (the others go on).
+
+numpy, Pillow and the interpreter only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from mnist_edge import abstain
+from mnist_edge.errors import ImageError, NoDigitError, OutputError
+from mnist_edge.preprocess import iter_image_paths, load_gray, pil_to_gray, to_mnist
+
+DEBUG_SUFFIX = ".seen.png"
+
+
+@dataclasses.dataclass
+class Reading:
+    """One input's answer.
+
+    Attributes:
+        path: the input as named (or an upload's name).
+        label: the label, or None for "not a digit" and errors.
+        confidence: the top probability (None when no model ran).
+        probabilities: the 10 probabilities (None when no model ran).
+        top_k: ``(label, probability)`` pairs, best first.
+        reason: why there is no label ("no digit found ...", "not a digit ...").
+        error: why the input could not be read.
+        seen: the 28x28 image the model saw.
+        debug_image: where that image was saved, if it was.
+    """
+
+    path: str
+    label: Optional[str] = None
+    confidence: Optional[float] = None
+    probabilities: Optional[List[float]] = None
+    top_k: List[tuple] = dataclasses.field(default_factory=list)
+    reason: Optional[str] = None
+    error: Optional[str] = None
+    seen: Optional[np.ndarray] = None
+    debug_image: Optional[str] = None
+
+    def to_json(self) -> dict:
+        """The JSON object ``predict --json`` prints for this input."""
+        if self.error is not None and self.seen is None:
+            return {"path": self.path, "error": self.error}
+        doc = {"path": self.path, "label": self.label}
+        if self.reason is not None:
+            doc["reason"] = self.reason
+        doc.update({
+            "confidence": None if self.confidence is None else round(self.confidence, 6),
+            "probabilities": None if self.probabilities is None
+            else [round(float(p), 6) for p in self.probabilities],
+            "top_k": [{"label": label, "probability": round(p, 6)} for label, p in self.top_k],
+        })
+        if self.debug_image:
+            doc["debug_image"] = self.debug_image
+        if self.error is not None:
+            doc["error"] = self.error
+        return doc
+
+    def error_line(self) -> str:
+        """The stderr line for an input that failed."""
+        return f"{_one_line(self.path)}: error: {_one_line(self.error)}"
+
+    def to_line(self) -> str:
+        """The line ``predict`` prints for this input."""
+        name = _one_line(self.path)
+        if self.error is not None and self.seen is None:
+            return self.error_line()
+        if self.label is None:
+            return f"{name}: {self.reason}"
+        return f"{name}: " + "  ".join(f"{label} ({p:.3f})" for label, p in self.top_k)
+
+
+def _one_line(text: str) -> str:
+    """A file name or message on one line, whatever characters it holds."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
+class Reader:
+    """Reads digits with one predictor and one "not a digit" threshold.
+
+    Args:
+        predictor: a :class:`mnist_edge.runtime.Predictor`.
+        min_confidence: the threshold; None takes the model's calibrated
+            one from its sidecar (0 when it has none); 0 never abstains.
+        top_k: how many classes each answer lists.
+    """
+
+    def __init__(self, predictor, min_confidence: Optional[float] = None, top_k: int = 1):
+        self.predictor = predictor
+        if min_confidence is None:
+            sidecar = predictor.sidecar
+            min_confidence = sidecar.min_confidence if sidecar and sidecar.min_confidence else 0.0
+        self.min_confidence = float(min_confidence)
+        self.top_k = top_k
+
+    def read_mnist_form(self, path: str, seen: np.ndarray) -> Reading:
+        """Predicts a 28x28 uint8 image already in MNIST form."""
+        prediction = self.predictor.predict(seen)
+        labels = self.predictor.labels
+        decision = abstain.decide(prediction.label, prediction.confidence, self.min_confidence)
+        return Reading(
+            path=path,
+            label=None if decision.label is None else labels[decision.label],
+            confidence=prediction.confidence,
+            probabilities=list(prediction.probabilities),
+            top_k=[(labels[k], p) for k, p in prediction.top_k(self.top_k)],
+            reason=decision.reason,
+            seen=seen,
+        )
+
+    def read_gray(self, path: str, gray: np.ndarray) -> Reading:
+        """Front-end, predictor and threshold on a grey image in [0, 1]."""
+        try:
+            seen = to_mnist(gray)
+        except NoDigitError as exc:
+            return Reading(path=path, reason=str(exc))
+        return self.read_mnist_form(path, seen)
+
+    def read_file(self, path: Union[str, os.PathLike]) -> Reading:
+        """Reads one image file (or ``.npy``); a bad file becomes an ``error`` reading."""
+        try:
+            return self.read_gray(str(path), load_gray(path))
+        except ImageError as exc:
+            return Reading(path=str(path), error=str(exc))
+        except MemoryError:
+            return Reading(path=str(path), error="image too large to decode in memory")
+
+    def read_bytes(self, data: bytes, name: str = "upload") -> Reading:
+        """Reads an image from bytes (an upload), through the same front-end as files."""
+        from mnist_edge.preprocess.load import open_image_bytes
+
+        try:
+            return self.read_gray(name, pil_to_gray(open_image_bytes(data)))
+        except ImageError as exc:
+            return Reading(path=name, error=str(exc))
+        except MemoryError:
+            return Reading(path=name, error="image too large to decode in memory")
+
+
+def debug_image_path(debug_dir: Path, path: Union[str, os.PathLike]) -> Path:
+    """A new file name for the image an input became: ``<input name>.seen.png``.
+
+    The input's full name (with its extension) keeps ``notes.jpg`` and
+    ``notes.png`` apart; a file already there is never replaced (a number
+    is added instead).
+    """
+    name = Path(path).name or "input"
+    candidate = debug_dir / f"{name}{DEBUG_SUFFIX}"
+    n = 2
+    while candidate.exists():
+        candidate = debug_dir / f"{name}.seen-{n}.png"
+        n += 1
+    return candidate
+
+
+def save_debug_image(image: np.ndarray, destination: Path) -> Path:
+    """Writes a 28x28 PNG without ever replacing an existing file.
+
+    Raises:
+        OutputError: the file cannot be written (a folder in the way, a
+            name too long, a full disk ...).
+    """
+    from PIL import Image
+
+    from mnist_edge import fsutil
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    try:
+        return fsutil.write_bytes_new(destination, buffer.getvalue())
+    except OSError as exc:
+        raise OutputError(f"cannot write {destination.name} ({exc.strerror or exc})") from None
+
+
+def read_inputs(reader: Reader, inputs: Sequence[Union[str, os.PathLike]],
+                debug_dir: Optional[Path] = None) -> List[Reading]:
+    """Reads every image named or found in the folders named, in order.
+
+    Args:
+        reader: the :class:`Reader`.
+        inputs: files and folders.
+        debug_dir: where to save the 28x28 each input became (never read
+            back as input, never replacing a file).
+
+    Returns:
+        One :class:`Reading` per input file (or per problem with a name).
+    """
+    readings = []
+    for path, problem in iter_image_paths(inputs, skip=debug_dir, skip_suffix=DEBUG_SUFFIX):
+        reading = Reading(path=str(path), error=problem) if problem else reader.read_file(path)
+        if debug_dir is not None and reading.seen is not None:
+            try:
+                reading.debug_image = str(save_debug_image(reading.seen,
+                                                           debug_image_path(debug_dir, path)))
+            except OutputError as exc:
+                reading.error = f"debug image not saved: {exc}"
+        readings.append(reading)
+    return readings
+
+
+def failed(readings: Iterable[Reading]) -> List[Reading]:
+    """The readings that carry an error."""
+    return [r for r in readings if r.error is not None]
