@@ -18,13 +18,16 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 import os
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+
 from mnist_edge.errors import DataError
 
 ENV_VAR = "MNIST_EDGE_DATA"
@@ -56,6 +59,8 @@ KNOWN_MD5 = {
 }
 
 _IDX_DTYPES = {0x08: np.uint8}
+# A file of more than this cannot be MNIST-like data (MNIST's training images are 47 MB).
+MAX_IDX_BYTES = 256 << 20
 
 
 @dataclasses.dataclass
@@ -111,57 +116,82 @@ def idx_bytes_md5(array: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Reads a file, un-gzipping it when it is gzip (by magic, not by name)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise DataError(f"{path}: corrupt or truncated gzip ({exc})") from None
-    return raw
+def _read_exact(stream, count: int, path: Path, what: str) -> bytes:
+    data = stream.read(count)
+    if len(data) < count:
+        raise DataError(f"{path}: {what} truncated ({len(data)} of {count} bytes)")
+    return data
 
 
-def parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
-    """Parses IDX bytes into an array after checking magic and size.
+def _idx_shape(stream, path: Path, ndim: int) -> Tuple[int, ...]:
+    """Reads and checks an IDX header; returns the declared shape."""
+    head = stream.read(4)
+    if len(head) < 4:
+        raise DataError(f"{path}: too short to be an IDX file ({len(head)} bytes)")
+    zero, dtype_code, dims = struct.unpack(">HBB", head)
+    if zero != 0 or dtype_code not in _IDX_DTYPES or dims != ndim:
+        raise DataError(
+            f"{path}: wrong magic number 0x{int.from_bytes(head, 'big'):08x} "
+            f"(expected 0x{0x0800 + ndim:08x}, uint8 with {ndim} dimension(s))"
+        )
+    return struct.unpack(">" + "I" * dims, _read_exact(stream, 4 * dims, path, "header"))
+
+
+def read_idx(stream, path: Path, ndim: int) -> np.ndarray:
+    """Reads one IDX array from a byte stream, bounded by what its header declares.
+
+    The declared size is checked (with exact integers: no overflow) against
+    :data:`MAX_IDX_BYTES` before any payload is read, and at most one byte
+    more than declared is read: a decompression bomb cannot grow past it.
 
     Args:
-        data: the uncompressed file contents.
-        path: the file name, for error messages.
+        stream: a binary stream (a file, or a ``GzipFile`` over one).
+        path: the file name, for messages.
         ndim: the number of dimensions expected (3 for images, 1 for labels).
 
     Returns:
         The uint8 array described by the header.
 
     Raises:
-        DataError: wrong magic number, wrong dimension count, or a payload
-            whose size does not match the header.
+        DataError: wrong magic number, a size no MNIST-like file can have,
+            or a payload whose size does not match the header.
     """
-    if len(data) < 4:
-        raise DataError(f"{path}: too short to be an IDX file ({len(data)} bytes)")
-    zero, dtype_code, dims = struct.unpack(">HBB", data[:4])
-    magic = int.from_bytes(data[:4], "big")
-    expected_magic = 0x0800 + ndim
-    if zero != 0 or dtype_code not in _IDX_DTYPES or dims != ndim:
-        raise DataError(
-            f"{path}: wrong magic number 0x{magic:08x} "
-            f"(expected 0x{expected_magic:08x}, uint8 with {ndim} dimension(s))"
-        )
-    header_len = 4 + 4 * dims
-    if len(data) < header_len:
-        raise DataError(f"{path}: header truncated ({len(data)} bytes)")
-    shape = struct.unpack(">" + "I" * dims, data[4:header_len])
-    expected = int(np.prod(shape, dtype=np.int64))
-    payload = len(data) - header_len
-    if payload != expected:
+    shape = _idx_shape(stream, path, ndim)
+    expected = 1
+    for dim in shape:
+        expected *= dim
+    if expected > MAX_IDX_BYTES:
+        raise DataError(f"{path}: header declares {'x'.join(map(str, shape))} = {expected} bytes, "
+                        f"more than MNIST-like data can be (at most {MAX_IDX_BYTES >> 20} MB)")
+    payload = stream.read(expected + 1)
+    if len(payload) != expected:
         raise DataError(
             f"{path}: header says {'x'.join(map(str, shape))} = {expected} bytes "
-            f"but the file holds {payload} (truncated or padded)"
+            f"but the file holds {len(payload) if len(payload) <= expected else 'more'} "
+            "(truncated or padded)"
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(shape)
+    return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
+
+
+def read_idx_file(path: Path, ndim: int) -> np.ndarray:
+    """Reads an IDX file, gzip-compressed or not (by magic, not by name), bounded."""
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            if not gzipped:
+                return read_idx(raw, path, ndim)
+            with gzip.GzipFile(fileobj=raw) as stream:
+                return read_idx(stream, path, ndim)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: corrupt or truncated gzip ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
+    """Parses IDX bytes already in memory (see :func:`read_idx`)."""
+    return read_idx(io.BytesIO(data), path, ndim)
 
 
 def _find_split_file(folder: Path, stem: str) -> Path:
@@ -245,9 +275,40 @@ def load_idx_dir(folder: os.PathLike) -> Dataset:
     arrays, where = {}, {}
     for key, stem in SPLIT_FILES.items():
         path = _find_split_file(folder, stem)
-        arrays[key] = parse_idx(_read_bytes(path), path, 3 if key.endswith("images") else 1)
+        arrays[key] = read_idx_file(path, 3 if key.endswith("images") else 1)
         where[key] = str(path)
     return _checked_dataset(arrays, where, folder)
+
+
+def _npz_member(archive, name: str, path: Path) -> np.ndarray:
+    """One uint8 array of an ``.npz``, its header checked before its data is read.
+
+    Reads the ``.npy`` header inside the zip member, refuses other dtypes
+    (pickles included) and sizes no MNIST-like array can have, then reads
+    exactly the declared bytes: a small zip that expands to gigabytes
+    stops at the header.
+    """
+    from numpy.lib import format as npy_format
+
+    member = name + ".npy"
+    if member not in archive.namelist():
+        raise DataError(f"{path}: missing array(s) {name}")
+    with archive.open(member) as stream:
+        version = npy_format.read_magic(stream)
+        read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
+                       else npy_format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(stream)
+        if dtype != np.uint8:
+            raise DataError(f"{path}: {name} has dtype {dtype}, expected uint8")
+        count = 1
+        for dim in shape:
+            count *= dim
+        if count > MAX_IDX_BYTES:
+            raise DataError(f"{path}: {name} declares shape {shape}, more than MNIST-like data can be")
+        data = stream.read(count + 1)
+    if len(data) != count:
+        raise DataError(f"{path}: {name} holds {len(data)} bytes for shape {shape} (truncated or padded)")
+    return np.frombuffer(data, np.uint8).reshape(shape, order="F" if fortran else "C")
 
 
 def load_npz(path: os.PathLike) -> Dataset:
@@ -269,18 +330,12 @@ def load_npz(path: os.PathLike) -> Dataset:
     keys = {"train_images": "x_train", "train_labels": "y_train",
             "test_images": "x_test", "test_labels": "y_test"}
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in keys.values() if k not in npz.files]
-            if missing:
-                raise DataError(f"{path}: missing array(s) {', '.join(missing)}")
-            arrays = {key: np.asarray(npz[name]) for key, name in keys.items()}
+        with zipfile.ZipFile(path) as archive:
+            arrays = {key: _npz_member(archive, name, path) for key, name in keys.items()}
     except DataError:
         raise
-    except Exception as exc:  # zipfile/pickle/format errors all mean "corrupt"
-        raise DataError(f"{path}: not a readable .npz ({exc})") from None
-    for key, arr in arrays.items():
-        if arr.dtype != np.uint8:
-            raise DataError(f"{path}: {keys[key]} has dtype {arr.dtype}, expected uint8")
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable .npz ({str(exc)[:160]})") from None
     return _checked_dataset(arrays, {k: f"{path}[{v}]" for k, v in keys.items()}, path)
 
 

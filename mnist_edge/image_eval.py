@@ -237,7 +237,8 @@ def run(model_path, images_dir, min_confidence=None, report_dir=None) -> dict:
     """
     from mnist_edge import runtime
 
-    predictor = runtime.Predictor(model_path or runtime.default_model_path())
+    predictor = runtime.Predictor(model_path or runtime.default_model_path(),
+                                  untrusted=model_path is not None)
     reader = Reader(predictor, min_confidence)
     result = evaluate_images(reader, images_dir)
     summary = {"model": str(predictor.model_path), "images": str(images_dir),

@@ -42,7 +42,8 @@ def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, de
 
     log = logger(quiet)
     predictor = runtime.Predictor(model_path or runtime.default_model_path(),
-                                  num_threads=threads, runtime=runtime_name)
+                                  num_threads=threads, runtime=runtime_name,
+                                  untrusted=model_path is not None)
     reader = reading.Reader(predictor, min_confidence, top_k)
     log(f"model {predictor.model_path} ({predictor.input_dtype.name} input) on "
         f"{predictor.runtime} {predictor.runtime_version}; not a digit below confidence "

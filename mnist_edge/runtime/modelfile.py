@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 from mnist_edge.errors import RuntimeModelError
 
 TFLITE_MAGIC = b"TFL3"
+MAX_MODEL_BYTES = 64 << 20  # the tutorial's float32 MLP is 0.4 MB
 DEFAULT_MODEL_NAME = "mnist_mlp_int8.tflite"
 
 
 def read_model_bytes(path: Union[str, os.PathLike]) -> bytes:
-    """Reads a ``.tflite`` file and checks it is a FlatBuffer TFLite model.
+    """Reads a ``.tflite`` file after checking its size and identifier, then validates it.
 
     Args:
         path: the model file.
@@ -23,84 +23,39 @@ def read_model_bytes(path: Union[str, os.PathLike]) -> bytes:
         The file's bytes.
 
     Raises:
-        RuntimeModelError: missing, unreadable, empty or not TFLite.
+        RuntimeModelError: missing, unreadable, too large, not TFLite, corrupt or invalid.
     """
+    return read_and_validate(path)[0]
+
+
+def read_and_validate(path: Union[str, os.PathLike]):
+    """Reads and validates a model; returns ``(bytes, ModelFacts)``.
+
+    The 8-byte header is read first: a 2 GB file that is not a model is
+    refused without reading it. The content is then validated
+    (:func:`mnist_edge.runtime.validate.validate`) before any interpreter sees it.
+
+    Raises:
+        RuntimeModelError: missing, unreadable, too large, not TFLite, corrupt or invalid.
+    """
+    from mnist_edge.runtime.validate import validate
+
     path = Path(path)
     if not path.is_file():
         raise RuntimeModelError(f"{path}: model file not found")
     try:
-        content = path.read_bytes()
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            if len(head) < 8 or head[4:8] != TFLITE_MAGIC:
+                raise RuntimeModelError(f"{path}: not a TFLite model (no TFL3 identifier)")
+            if size > MAX_MODEL_BYTES:
+                raise RuntimeModelError(f"{path}: {size >> 20} MB is too large for a 28x28 digit "
+                                        f"model (at most {MAX_MODEL_BYTES >> 20} MB)")
+            content = head + handle.read(MAX_MODEL_BYTES)
     except OSError as exc:
         raise RuntimeModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(content) < 8 or content[4:8] != TFLITE_MAGIC:
-        raise RuntimeModelError(f"{path}: not a TFLite model (no TFL3 identifier)")
-    problem = flatbuffer_problem(content)
-    if problem:
-        raise RuntimeModelError(f"{path}: corrupt or truncated TFLite model ({problem})")
-    return content
-
-
-def flatbuffer_problem(buf: bytes) -> Optional[str]:
-    """Checks the Model table's vectors and weight buffers lie inside the file.
-
-    LiteRT verifies the FlatBuffer itself, but tflite-runtime 2.14 crashes
-    (segfault) on a truncated file; this catches truncation and bad offsets
-    for every interpreter before one is built.
-
-    Args:
-        buf: the file's bytes.
-
-    Returns:
-        None when the layout is sound, else what is wrong.
-    """
-    n = len(buf)
-
-    def u32(at):
-        if at < 0 or at + 4 > n:
-            raise IndexError(at)
-        return struct.unpack_from("<I", buf, at)[0]
-
-    def table(at):
-        """(position, field offsets) of the table at ``at``."""
-        vt = at - struct.unpack_from("<i", buf, at)[0]
-        if vt < 0 or vt + 4 > n:
-            raise IndexError(vt)
-        vt_size, obj_size = struct.unpack_from("<HH", buf, vt)
-        if vt + vt_size > n or at + obj_size > n or vt_size < 4:
-            raise IndexError(vt)
-        fields = struct.unpack_from(f"<{(vt_size - 4) // 2}H", buf, vt + 4)
-        return at, fields
-
-    def vector(at, fields, index):
-        """(start, length) of vector field ``index``, or None if absent."""
-        if index >= len(fields) or fields[index] == 0:
-            return None
-        pos = at + fields[index]
-        start = pos + u32(pos)
-        length = u32(start)
-        return start + 4, length
-
-    try:
-        root, fields = table(u32(0))
-        for index in (1, 2, 4):  # operator_codes, subgraphs, buffers
-            vec = vector(root, fields, index)
-            if vec and vec[0] + 4 * vec[1] > n:
-                return "a vector runs past the end of the file"
-        buffers = vector(root, fields, 4)
-        for i in range(buffers[1] if buffers else 0):
-            slot = buffers[0] + 4 * i
-            at, bfields = table(slot + u32(slot))
-            data = vector(at, bfields, 0)
-            if data and data[0] + data[1] > n:
-                return f"weight buffer {i} runs past the end of the file"
-            if len(bfields) > 2 and bfields[1] and bfields[2]:  # offset/size of large models
-                offset = struct.unpack_from("<Q", buf, at + bfields[1])[0]
-                size = struct.unpack_from("<Q", buf, at + bfields[2])[0]
-                if offset + size > n:
-                    return f"weight buffer {i} lies past the end of the file"
-    except (IndexError, struct.error):
-        return "an offset points outside the file"
-    return None
+    return content, validate(content, str(path))
 
 
 def metadata_path(model_path: Union[str, os.PathLike]) -> Path:

@@ -12,6 +12,7 @@ parameters. Callers pass pixels, never quantised values:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -20,10 +21,11 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 from mnist_edge.errors import InputError, RuntimeModelError
-from mnist_edge.runtime import backends, fastpath, modelfile, sidecar
+from mnist_edge.runtime import backends, fastpath, guard, modelfile, sidecar
 
 _ACCEPTED_INPUT_SHAPES = ([1, 28, 28], [1, 784], [1, 28, 28, 1])
 _PIXEL_SCALE = sidecar.PIXEL_NORMALIZATION[0]
+BATCH_MEMORY = 64 << 20  # tensor bytes a batch call may use (a CNN's activations grow with N)
 
 
 @dataclasses.dataclass
@@ -145,18 +147,24 @@ class Predictor:
         num_threads: interpreter threads (None: the interpreter's default).
         runtime: which interpreter to use (see :func:`backends.load_interpreter_class`).
         xnnpack: False disables the default XNNPACK delegate.
+        untrusted: a file from the user: its first load (per SHA-256) runs
+            in a child process, so an interpreter crash is an error here.
 
     Raises:
-        RuntimeModelError: missing/corrupt model, wrong shapes, or a sidecar
-            that is malformed or belongs to a different file.
+        RuntimeModelError: missing/corrupt/invalid model, wrong shapes, an
+            interpreter crash on it, or a sidecar that is malformed or
+            belongs to a different file.
     """
 
     def __init__(self, model_path: Union[str, os.PathLike], num_threads: Optional[int] = None,
-                 runtime: str = "auto", xnnpack: bool = True):
+                 runtime: str = "auto", xnnpack: bool = True, untrusted: bool = False):
         self.model_path = Path(model_path)
-        self.content = modelfile.read_model_bytes(self.model_path)
+        self.content, self.facts = modelfile.read_and_validate(self.model_path)
         self.interpreter_class, self.runtime, self.runtime_version = (
             backends.load_interpreter_class(runtime))
+        if untrusted:
+            guard.probe(self.model_path, hashlib.sha256(self.content).hexdigest(), self.runtime,
+                        self.runtime_version)
         self.num_threads = num_threads
         self.xnnpack = xnnpack
         self._single = self.new_interpreter()
@@ -284,12 +292,19 @@ class Predictor:
         label = ordered.index(max(ordered))
         return Prediction(label, table[raw[label]], tuple(map(table.__getitem__, raw)))
 
-    def probabilities(self, images, batch_size: int = 10000) -> np.ndarray:
+    def default_batch_size(self) -> int:
+        """Images per batch call: as many as fit in :data:`BATCH_MEMORY` of tensors (<= 10,000)."""
+        per_image = sum(t.elements * t.itemsize for k, t in enumerate(self.facts.tensors)
+                        if not self.facts.constant(k))
+        return int(max(1, min(10_000, BATCH_MEMORY // max(per_image, 1))))
+
+    def probabilities(self, images, batch_size: Optional[int] = None) -> np.ndarray:
         """Class probabilities for many images, identical to one-by-one calls.
 
         Args:
             images: images as accepted by :meth:`prepare`.
-            batch_size: images per interpreter call (a positive integer).
+            batch_size: images per interpreter call (a positive integer;
+                default: :meth:`default_batch_size`).
 
         Returns:
             ``(N, 10)`` float32 probabilities.
@@ -297,6 +312,8 @@ class Predictor:
         Raises:
             InputError: bad images or batch size.
         """
+        if batch_size is None:
+            batch_size = self.default_batch_size()
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer (got {batch_size!r})")
@@ -329,7 +346,7 @@ class Predictor:
             self._batch.invoke()
             out[start:start + len(chunk)] = self._dequantize(self._batch.get_tensor(self._out_index))
 
-    def predict_batch(self, images, batch_size: int = 10000) -> List[Prediction]:
+    def predict_batch(self, images, batch_size: Optional[int] = None) -> List[Prediction]:
         """Predicts many images; each result equals :meth:`predict` on that image."""
         probs = self.probabilities(images, batch_size)
         labels = probs.argmax(axis=1).tolist()
