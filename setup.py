@@ -58,7 +58,8 @@ setup(
             "numpy<2; platform_machine=='armv7l'",
         ],
         # tests, wheel building, and the peers benchmark (ONNX Runtime via tf2onnx)
-        "dev": ["pytest>=7", "build", "wheel", "onnxruntime", "onnx", "tf2onnx"],
+        "dev": ["pytest>=7", "build", "wheel", "onnxruntime", "onnx", "tf2onnx", "ruff",
+                "atheris>=2.3; platform_machine=='x86_64' and python_version<'3.13'"],
     },
     entry_points={"console_scripts": ["mnist-edge=mnist_edge.cli:main"]},
 )

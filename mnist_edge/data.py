@@ -334,7 +334,8 @@ def load_npz(path: os.PathLike) -> Dataset:
             arrays = {key: _npz_member(archive, name, path) for key, name in keys.items()}
     except DataError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError, KeyError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError, KeyError,
+            NotImplementedError, RuntimeError) as exc:  # zipfile: unknown versions, encryption
         raise DataError(f"{path}: not a readable .npz ({str(exc)[:160]})") from None
     return _checked_dataset(arrays, {k: f"{path}[{v}]" for k, v in keys.items()}, path)
 

@@ -17,13 +17,25 @@ from typing import Iterator
 from mnist_edge.errors import OutputError
 
 
-# Files this process finished writing (for "interrupted; kept ..." messages).
-COMPLETED = []
+# Files finished while a recording() is active (for "interrupted; kept ..." messages).
+_recorders = []
 
 
 def _completed(path: Path) -> Path:
-    COMPLETED.append(path)
+    for recorder in _recorders:
+        recorder.append(path)
     return path
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list]:
+    """Collects the files finished (renamed into place) while the block runs."""
+    finished: list = []
+    _recorders.append(finished)
+    try:
+        yield finished
+    finally:
+        _recorders.remove(finished)
 
 
 def ensure_writable_dir(path: os.PathLike) -> Path:
@@ -75,10 +87,17 @@ def staging_dir(final_dir: os.PathLike) -> Iterator[Path]:
 
 
 def commit(staged: Path, final: Path) -> Path:
-    """Renames a staged file onto its final name (atomic on one filesystem), durably."""
-    with open(staged, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(staged, final)
+    """Renames a staged file onto its final name (atomic on one filesystem), durably.
+
+    Raises:
+        OutputError: the rename (or the sync before it) failed.
+    """
+    try:
+        with open(staged, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staged, final)
+    except OSError as exc:
+        raise _cannot_write(final, exc) from None
     sync_dir(final.parent)
     return _completed(final)
 
@@ -89,9 +108,20 @@ def _umask() -> int:
     return mask
 
 
+def _cannot_write(path: Path, exc: OSError) -> OutputError:
+    return OutputError(f"{path}: cannot write ({exc.strerror or exc})")
+
+
 def _staged_copy(path: Path, data: bytes) -> str:
-    """Writes ``data`` to a synced temp file beside ``path``; returns its name."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
+    """Writes ``data`` to a synced temp file beside ``path``; returns its name.
+
+    Raises:
+        OutputError: the file cannot be written (full disk, permissions, ...).
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -99,6 +129,10 @@ def _staged_copy(path: Path, data: bytes) -> str:
             os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
         # mkstemp creates 0600; give the file the mode a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _cannot_write(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -137,6 +171,10 @@ def write_bytes_atomic(path: os.PathLike, data: bytes) -> Path:
     tmp = _staged_copy(path, data)
     try:
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _cannot_write(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -152,13 +190,14 @@ def write_bytes_new(path: os.PathLike, data: bytes) -> Path:
     is taken) instead of renamed over it.
 
     Raises:
-        FileExistsError: ``path`` exists.
-        OSError: the file cannot be written.
+        OutputError: ``path`` exists, or the file cannot be written.
     """
     path = Path(path)
     tmp = _staged_copy(path, data)
     try:
         os.link(tmp, path)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -184,10 +184,7 @@ def save_debug_image(image: np.ndarray, destination: Path) -> Path:
 
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
-    try:
-        return fsutil.write_bytes_new(destination, buffer.getvalue())
-    except OSError as exc:
-        raise OutputError(f"cannot write {destination.name} ({exc.strerror or exc})") from None
+    return fsutil.write_bytes_new(destination, buffer.getvalue())
 
 
 def read_inputs(reader: Reader, inputs: Sequence[Union[str, os.PathLike]],

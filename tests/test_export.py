@@ -37,10 +37,12 @@ def test_export_all_meets_targets(exported):
     assert arts["int8"]["io_dtype"] == "int8"
     for a in arts.values():
         assert Path(a["path"]).stat().st_size == a["size_bytes"]
-    # Nothing else was left behind (no staging folders or temp files).
+    # Nothing else was left behind (no staging folders or temp files): the
+    # models, their sidecars and the one reference record they share.
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([Path(a["path"]).name for a in arts.values()]
-                           + [Path(a["path"]).stem + ".json" for a in arts.values()])
+                           + [Path(a["path"]).stem + ".json" for a in arts.values()]
+                           + ["mnist_mlp.reference.npz"])
 
 
 @pytest.mark.slow
@@ -227,7 +229,7 @@ def test_unwritable_out(runner, tmp_path, small_model):
 def test_ctrl_c_mid_export_leaves_no_partial_file(runner, tmp_path, small_model, mnist_dir,
                                                   monkeypatch):
     calls = {"n": 0}
-    real = export.parity
+    real = export.validate_model_outputs
 
     def interrupt_second(*args, **kwargs):
         calls["n"] += 1
@@ -235,12 +237,14 @@ def test_ctrl_c_mid_export_leaves_no_partial_file(runner, tmp_path, small_model,
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(export, "parity", interrupt_second)
+    monkeypatch.setattr(export, "validate_model_outputs", interrupt_second)
     result = runner.invoke(main, ["export", "--model", str(small_model), "--out", str(tmp_path),
                                   "--data-dir", str(mnist_dir), "--quantize", "none",
                                   "--quantize", "float16"])
     assert result.exit_code == 130 and "interrupted" in result.stderr
     assert "Traceback" not in result.output
     # The first format completed and passed; the interrupted one left nothing.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist_mlp_float32.json",
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist_mlp.reference.npz",
+                                                          "mnist_mlp_float32.json",
                                                           "mnist_mlp_float32.tflite"]
+    assert "kept 3 finished files" in result.stderr

@@ -46,13 +46,24 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
-def interrupted_message(what: str) -> str:
+def _silence_stdout() -> None:
+    """Points stdout at /dev/null, so the exit-time flush cannot fail a second time."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def interrupted_message(what: str, finished) -> str:
     """What an interrupted run says: nothing half-written, and which finished files were kept."""
     from pathlib import Path
 
-    from mnist_edge import fsutil
-
-    kept = [p for p in dict.fromkeys(fsutil.COMPLETED)
+    kept = [p for p in dict.fromkeys(finished)
             if Path(p).exists() and ".mnist-edge-tmp-" not in str(p)]
     message = f"mnist-edge: {what}; nothing half-written was left"
     if kept:
@@ -65,18 +76,30 @@ class MnistEdgeGroup(click.Group):
     """The command group that maps errors, Ctrl-C and SIGTERM to exit codes in one place."""
 
     def invoke(self, ctx):
+        from mnist_edge import fsutil
+
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
-            return super().invoke(ctx)
+            with fsutil.recording() as finished:
+                return super().invoke(ctx)
         except MnistEdgeError as error:
             raise _CommandError(error) from None
+        except BrokenPipeError:
+            _silence_stdout()  # the reader went away (| head): nothing left to say
+            raise click.exceptions.Exit(1) from None
+        except OSError as error:
+            # Files are written through fsutil, which reports its own errors;
+            # what is left is the terminal or a redirect (> /dev/full).
+            _silence_stdout()
+            raise _CommandError(MnistEdgeError(
+                f"cannot write the results to standard output ({error.strerror or error})")) from None
         except KeyboardInterrupt:
-            click.echo(interrupted_message("interrupted"), err=True)
+            click.echo(interrupted_message("interrupted", finished), err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except Terminated:
-            click.echo(interrupted_message("terminated"), err=True)
+            click.echo(interrupted_message("terminated", finished), err=True)
             raise click.exceptions.Exit(EXIT_TERMINATED) from None
         finally:
             if previous is not None:

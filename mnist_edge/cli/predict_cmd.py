@@ -10,7 +10,8 @@ from mnist_edge.cli.common import (
 
 @click.command(name="predict")
 @click.argument("inputs", metavar="IMAGE_OR_DIR...", nargs=-1, required=True,
-                type=click.Path(path_type=str))
+                # readable=False: an unreadable file is that file's error, not a usage error
+                type=click.Path(readable=False, path_type=str))
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="A .tflite model (default: the model shipped with mnist-edge).")
 @click.option("--top-k", type=click.IntRange(1, 10), default=1, show_default=True,
