@@ -25,7 +25,7 @@ import numpy as np
 
 def run_measured(cmd):
     """Wall seconds and peak RSS (bytes) of one fresh process running ``cmd``."""
-    from mnist_edge.bench import measure_process
+    from mnist_edge.bench.environment import measure_process
 
     result = measure_process(cmd)
     if result["rc"] != 0:

@@ -84,8 +84,27 @@ def cached(name: str, key: Sequence, build: Callable[[], Dict[str, np.ndarray]],
     return arrays
 
 
+def elastic(ink: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Bends the strokes by a smooth random displacement field (another hand's wobble).
+
+    A 4x4 grid of random offsets (``amount`` of the image size, at most) is
+    interpolated bilinearly over the image and the ink resampled there.
+    """
+    h, w = ink.shape
+    coarse = rng.normal(0, amount * max(h, w) / 2, size=(2, 4, 4)).astype(np.float32)
+    dy, dx = (renderings.resize(c, (w, h), "bicubic") for c in coarse)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    y = np.clip(yy + dy, 0, h - 1.001)
+    x = np.clip(xx + dx, 0, w - 1.001)
+    y0, x0 = y.astype(np.int32), x.astype(np.int32)
+    fy, fx = y - y0, x - x0
+    top = ink[y0, x0] * (1 - fx) + ink[y0, x0 + 1] * fx
+    bottom = ink[y0 + 1, x0] * (1 - fx) + ink[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
 def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A slightly rotated, sheared and stretched copy of an MNIST digit, in MNIST form again.
+    """A slightly rotated, sheared, stretched and bent copy of an MNIST digit, in MNIST form again.
 
     Drawn at 4x, transformed, and normalised back (box 20, centre of mass) by
     the front-end's own box fit, so only the shape changes.
@@ -94,6 +113,8 @@ def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     ink = renderings.enlarge(renderings.ink_box(digit), 4, "bicubic")
     ink = np.pad(ink, max(ink.shape) // 2)
+    if rng.random() < 0.5:
+        ink = elastic(ink, rng, rng.uniform(0.02, 0.06))
     h, w = ink.shape
     angle = np.deg2rad(rng.uniform(-12, 12))
     shear = rng.uniform(-0.25, 0.25)
@@ -127,7 +148,10 @@ def _scan(d, rng):
 
 def _counted(d, rng):
     side = int(rng.choice([6, 7, 8, 8, 10]))
-    img = renderings.counted_bitmap(renderings.ink_box(d), side)
+    ink = renderings.ink_box(d)
+    if rng.random() < 0.25:  # some scanners normalise width and height both
+        ink = renderings.fit_square(ink, 64, stretch=True)
+    img = renderings.counted_bitmap(ink, side)
     if rng.random() < 0.5:
         img = renderings.with_margin(img, rng.uniform(0.1, 0.3))
     img = renderings.enlarge(img, int(rng.choice([1, 2, 4, 8])),
@@ -274,7 +298,7 @@ def _outlier_chunk(args):
 
 
 # Outlier mix for outlier exposure: share of the requested count per kind.
-OUTLIER_MIX = {"garment": 0.45, "letter": 0.3, "shape": 0.12, "scribble": 0.1, "empty-page": 0.03}
+OUTLIER_MIX = {"garment": 0.5, "letter": 0.25, "shape": 0.1, "scribble": 0.1, "empty-page": 0.05}
 
 
 def outlier_images(count: int, seed: int, fonts: Sequence[str], garments: Optional[np.ndarray],

@@ -29,6 +29,16 @@ LETTERS = [c for c in string.ascii_letters if c not in DIGIT_LIKE_LETTERS]
 CANVAS = 256
 
 
+# A font family never used for training, so that "not a digit" is also
+# measured on letters drawn in a face the model has not seen.
+HELD_OUT_FONTS = ("SansMono",)
+
+
+def is_held_out_font(path: str) -> bool:
+    """True for fonts kept out of training (see :data:`HELD_OUT_FONTS`)."""
+    return any(tag in os.path.basename(path) for tag in HELD_OUT_FONTS)
+
+
 def find_fonts(patterns: Sequence[str] = ("*.ttf", "*.otf")) -> List[str]:
     """TrueType/OpenType fonts installed on this machine (sorted, de-duplicated)."""
     found = set()
@@ -36,6 +46,12 @@ def find_fonts(patterns: Sequence[str] = ("*.ttf", "*.otf")) -> List[str]:
         for pattern in patterns:
             found.update(glob.glob(os.path.join(folder, "**", pattern), recursive=True))
     return sorted(path for path in found if "Math" not in os.path.basename(path))
+
+
+def training_fonts() -> List[str]:
+    """The fonts letters are drawn in for training: all but the held-out family."""
+    fonts = find_fonts()
+    return [f for f in fonts if not is_held_out_font(f)] or fonts
 
 
 def _canvas():

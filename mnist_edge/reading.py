@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Union
 
@@ -24,9 +25,16 @@ import numpy as np
 
 from mnist_edge import abstain
 from mnist_edge.errors import ImageError, NoDigitError, OutputError
-from mnist_edge.preprocess import iter_image_paths, load_gray, pil_to_gray, to_mnist
+from mnist_edge.preprocess import iter_image_paths, load_gray, pil_to_gray, to_mnist_candidates
 
 DEBUG_SUFFIX = ".seen.png"
+SWITCH_MARGIN = 0.2  # the other polarity's reading must be this much more confident
+_DEBUG_NAME = re.compile(r"\.seen(-\d+)?\.png$")
+
+
+def is_debug_image(name: str) -> bool:
+    """True for a file name ``predict --debug-dir`` writes (never read back as an input)."""
+    return bool(_DEBUG_NAME.search(name))
 
 
 @dataclasses.dataclass
@@ -127,12 +135,19 @@ class Reader:
         )
 
     def read_gray(self, path: str, gray: np.ndarray) -> Reading:
-        """Front-end, predictor and threshold on a grey image in [0, 1]."""
+        """Front-end, predictor and threshold on a grey image in [0, 1].
+
+        When the front-end is unsure of the ink's polarity it offers both
+        readings; the second is kept only when the model is clearly surer of
+        it (by :data:`SWITCH_MARGIN`): a confident answer on an inverted
+        image is not evidence enough on its own.
+        """
         try:
-            seen = to_mnist(gray)
+            candidates = to_mnist_candidates(gray)
         except NoDigitError as exc:
             return Reading(path=path, reason=str(exc))
-        return self.read_mnist_form(path, seen)
+        readings = [self.read_mnist_form(path, seen) for seen in candidates]
+        return pick_reading(readings)
 
     def read_file(self, path: Union[str, os.PathLike]) -> Reading:
         """Reads one image file (or ``.npy``); a bad file becomes an ``error`` reading."""
@@ -155,6 +170,15 @@ class Reader:
             return Reading(path=name, error="image too large to decode in memory")
 
 
+def pick_reading(readings: List[Reading]) -> Reading:
+    """The first (likelier polarity) reading unless the model is clearly surer of the second."""
+    first = readings[0]
+    for other in readings[1:]:
+        if other.confidence - first.confidence > SWITCH_MARGIN:
+            first = other
+    return first
+
+
 def debug_image_path(debug_dir: Path, path: Union[str, os.PathLike]) -> Path:
     """A new file name for the image an input became: ``<input name>.seen.png``.
 
@@ -165,9 +189,12 @@ def debug_image_path(debug_dir: Path, path: Union[str, os.PathLike]) -> Path:
     name = Path(path).name or "input"
     candidate = debug_dir / f"{name}{DEBUG_SUFFIX}"
     n = 2
-    while candidate.exists():
-        candidate = debug_dir / f"{name}.seen-{n}.png"
-        n += 1
+    try:
+        while candidate.exists():
+            candidate = debug_dir / f"{name}.seen-{n}.png"
+            n += 1
+    except OSError as exc:  # a name too long for the filesystem, ...
+        raise OutputError(f"{candidate}: cannot write ({exc.strerror or exc})") from None
     return candidate
 
 
@@ -201,12 +228,12 @@ def read_inputs(reader: Reader, inputs: Sequence[Union[str, os.PathLike]],
         One :class:`Reading` per input file (or per problem with a name).
     """
     readings = []
-    for path, problem in iter_image_paths(inputs, skip=debug_dir, skip_suffix=DEBUG_SUFFIX):
+    for path, problem in iter_image_paths(inputs, skip=is_debug_image):
         reading = Reading(path=str(path), error=problem) if problem else reader.read_file(path)
         if debug_dir is not None and reading.seen is not None:
             try:
-                reading.debug_image = str(save_debug_image(reading.seen,
-                                                           debug_image_path(debug_dir, path)))
+                destination = debug_image_path(debug_dir, path)
+                reading.debug_image = str(save_debug_image(reading.seen, destination))
             except OutputError as exc:
                 reading.error = f"debug image not saved: {exc}"
         readings.append(reading)

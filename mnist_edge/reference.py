@@ -96,3 +96,25 @@ def load(path, expected_sha256: Optional[str] = None) -> Reference:
         raise _fail(path, "unexpected layout")
     return Reference(path, top1.astype(np.int64), probs.astype(np.float32),
                      str(fields["source_sha256"]), str(fields["test_images_md5"]))
+
+
+def for_model(predictor, test_images_md5: Optional[str] = None) -> Optional[Reference]:
+    """The reference record a model's sidecar names, checked; None when it names none.
+
+    Args:
+        predictor: a Predictor (its sidecar names the record).
+        test_images_md5: the test images about to be used; a record computed
+            on other images is refused.
+
+    Raises:
+        RuntimeModelError: the record is missing, altered, or for other images.
+    """
+    sidecar = predictor.sidecar
+    if sidecar is None or sidecar.reference is None:
+        return None
+    name, sha256 = sidecar.reference
+    record = load(predictor.model_path.parent / name, sha256)
+    if test_images_md5 and record.test_images_md5 != test_images_md5:
+        raise _fail(record.path, "it was computed on other test images")
+    return record
+

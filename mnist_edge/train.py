@@ -154,7 +154,7 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions,
     if options.outliers:
         log(f"augment: {options.outliers} non-digits (letters, shapes, scribbles, pages,"
             f" garments) through the front-end")
-        fonts, garments = outliers.find_fonts(), _garments(options)
+        fonts, garments = outliers.training_fonts(), _garments(options)
         key = (options.outliers, options.seed, tuple(fonts),
                _digest(garments) if garments is not None else None)
         ox = augment.cached("outliers", key, lambda: {"x": augment.outlier_images(
@@ -248,7 +248,7 @@ def _calibrate_abstention(model, held_out, options: TrainOptions, log) -> Option
 
     hx, hy = held_out
     ax, _ = augment.augmented_digits(hx, hy, 1, options.seed + 1000, log=log)
-    others = augment.outlier_images(2000, options.seed + 1000, outliers.find_fonts(),
+    others = augment.outlier_images(2000, options.seed + 1000, outliers.training_fonts(),
                                     _garments(options), log=log)
 
     def confidence(images):

@@ -27,6 +27,7 @@ import threading
 import click
 
 from mnist_edge import __version__
+from mnist_edge.cli.common import _silence_stdout
 from mnist_edge.errors import EXIT_INTERRUPTED, MnistEdgeError
 
 EXIT_TERMINATED = 143
@@ -46,32 +47,6 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
-def _silence_stdout() -> None:
-    """Points stdout at /dev/null, so the exit-time flush cannot fail a second time."""
-    import os
-    import sys
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-
-
-def interrupted_message(what: str, finished) -> str:
-    """What an interrupted run says: nothing half-written, and which finished files were kept."""
-    from pathlib import Path
-
-    kept = [p for p in dict.fromkeys(finished)
-            if Path(p).exists() and ".mnist-edge-tmp-" not in str(p)]
-    message = f"mnist-edge: {what}; nothing half-written was left"
-    if kept:
-        shown = ", ".join(str(p) for p in kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
-        message += f"; kept {len(kept)} finished file{'s' if len(kept) != 1 else ''}: {shown}"
-    return message
-
-
 class MnistEdgeGroup(click.Group):
     """The command group that maps errors, Ctrl-C and SIGTERM to exit codes in one place."""
 
@@ -89,12 +64,6 @@ class MnistEdgeGroup(click.Group):
         except BrokenPipeError:
             _silence_stdout()  # the reader went away (| head): nothing left to say
             raise click.exceptions.Exit(1) from None
-        except OSError as error:
-            # Files are written through fsutil, which reports its own errors;
-            # what is left is the terminal or a redirect (> /dev/full).
-            _silence_stdout()
-            raise _CommandError(MnistEdgeError(
-                f"cannot write the results to standard output ({error.strerror or error})")) from None
         except KeyboardInterrupt:
             click.echo(interrupted_message("interrupted", finished), err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None

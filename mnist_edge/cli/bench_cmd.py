@@ -5,70 +5,97 @@ from __future__ import annotations
 import click
 
 from mnist_edge.cli.common import (
+    out,
     DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, RUNTIME_OPTION, ThreadList, echo_json, logger)
 
 
 @click.command(name="bench")
+@click.option("--model", "--tflite", "model_paths", multiple=True,
+              type=click.Path(dir_okay=False, readable=False, path_type=str),
+              help="A .tflite model to measure; repeatable. Default: every .tflite beside --keras "
+              "(or in models/).")
 @click.option("--keras", "keras_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="The Keras reference (default: the trained model in models/).")
-@click.option("--tflite", "tflite_paths", multiple=True, type=click.Path(path_type=str),
-              help="A .tflite file to compare; repeatable. Default: every .tflite beside the "
-              "Keras model.")
+              help="The Keras reference, timed too and compared live (needs TensorFlow). Without it, "
+              "parity comes from the reference record export wrote beside each model.")
 @DATA_DIR_OPTION
 @click.option("--threads", default="1", show_default=True, type=ThreadList(),
               help="Interpreter thread counts to sweep, e.g. 1,2,4.")
 @click.option("--runs", type=click.IntRange(10, 10_000_000), default=1000, show_default=True,
-              help="Timed single-image calls per latency figure.")
+              help="Timed single-image calls per latency figure (at least).")
 @click.option("--warmup", type=click.IntRange(0, 1_000_000), default=100, show_default=True,
-              help="Untimed calls before each latency figure.")
+              help="Untimed calls before measuring each configuration.")
+@click.option("--min-secs", "min_seconds", type=click.FloatRange(0, 3600), default=0.0,
+              show_default=True, help="Time each configuration at least this long (MLPerf Tiny "
+              "style; at least 10 runs).")
 @RUNTIME_OPTION
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str),
-              default=None, help="Write a Markdown report with PNG figures into this folder.")
+              default=None, help="Write a Markdown report (figures when matplotlib is installed).")
+@click.option("--compare", "compare_paths", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=str),
+              help="Show earlier bench --json runs side by side with ratios (give two or more); "
+              "measures nothing.")
 @JSON_OPTION
 @QUIET_OPTION
-def command(keras_path, tflite_paths, data_dir, threads, runs, warmup, runtime_name, report_dir,
-          as_json, quiet):
-    """Benchmark every format against Keras: accuracy parity, size, load, memory, latency in µs.
+def command(model_paths, keras_path, data_dir, threads, runs, warmup, min_seconds, runtime_name,
+            report_dir, compare_paths, as_json, quiet):
+    """Measure TFLite models where they run: parity, size, init, memory, µs latency.
 
-    All models run on the same 10,000 test images. Latency is per single
-    image after warm-up, invoke-only and end to end (pixels in, label out),
-    as p50/p90/p99/mean/std with run counts, per thread count, XNNPACK on
-    and off; plus batch throughput, cold/warm load time and peak RSS of a
-    predictor-only process. A file that cannot be benchmarked gets one line
-    and exit code 4; the others are still measured.
+    Works without TensorFlow (on the device): accuracy on the MNIST test set,
+    top-1 agreement and max |dp| against the original Keras model (from the
+    reference record export wrote), init time, first inference, warm-up mean
+    and steady-state p50/p90/p99/mean/std/min per single image (end to end
+    and invoke-only), per thread count with XNNPACK on and off, batch
+    throughput, cold load time and peak RSS. A file that cannot be
+    benchmarked gets one line and exit code 4; the others are still measured.
     """
+    if compare_paths:
+        _compare(compare_paths, as_json)
+        return
     from pathlib import Path
 
-    from mnist_edge.errors import PartialFailure, require_tensorflow
-
-    require_tensorflow("mnist-edge bench against a Keras model")
     from mnist_edge import bench as bench_mod
     from mnist_edge import data as data_mod
-    from mnist_edge import keras_model
+    from mnist_edge.errors import ModelError, PartialFailure
+    from mnist_edge.fsutil import ensure_writable_dir
 
-    log = logger(quiet)
-    reference = Path(keras_path) if keras_path else keras_model.default_model_path()
-    if not reference.is_file():
-        raise keras_model.ModelError(f"{reference}: model file not found")
-    if tflite_paths:
-        files = [Path(p) for p in tflite_paths]
-    else:
-        files = sorted(reference.parent.glob("*.tflite"))
-        if not files:
-            raise keras_model.ModelError(f"no .tflite files beside {reference}; run `mnist-edge export` "
-                                         "or pass --tflite")
-    dataset = data_mod.load(data_dir)
-    result = bench_mod.run(reference, files, dataset, threads=threads, runs=runs, warmup=warmup,
-                           report_dir=report_dir, runtime_name=runtime_name, log=log)
+    if report_dir:
+        ensure_writable_dir(report_dir)  # fail before the benchmark, not after it
+    keras = Path(keras_path) if keras_path else None
+    if keras is not None:
+        from mnist_edge.errors import require_tensorflow
+
+        require_tensorflow("mnist-edge bench --keras")
+        if not keras.is_file():
+            raise ModelError(f"{keras}: model file not found")
+    files = [Path(p) for p in model_paths] or sorted(
+        (keras.parent if keras else Path("models")).glob("*.tflite"))
+    if not files:
+        raise ModelError("no .tflite files to measure: pass --model (or run `mnist-edge export`)")
+    dataset = data_mod.load(data_dir, allow_download=keras is not None)
+    result = bench_mod.run(files, dataset, keras, threads=threads, runs=runs, warmup=warmup,
+                           min_seconds=min_seconds, report_dir=report_dir, runtime_name=runtime_name,
+                           log=logger(quiet))
     if as_json:
         echo_json(result)
     else:
-        click.echo(bench_mod.format_table(result))
+        out(bench_mod.format_table(result))
         for path in result.get("report", []):
             if path.endswith(".md"):
-                click.echo(f"report: {path}")
+                out(f"report: {path}")
     for m in result["models"]:
         if "error" in m:
             click.echo(f"{m['path']}: error: {m['error']}", err=True)
     if result["failed"]:
         raise PartialFailure(f"{len(result['failed'])} of {len(files)} models could not be benchmarked")
+
+
+def _compare(paths, as_json):
+    from mnist_edge.bench import compare
+
+    if len(paths) < 2:
+        raise click.UsageError("--compare needs two or more bench --json files")
+    result = compare.compare(paths)
+    if as_json:
+        echo_json(result)
+    else:
+        out(compare.format_comparison(result))

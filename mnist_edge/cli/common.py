@@ -10,9 +10,39 @@ FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 RUNTIME_CHOICES = ["auto", "litert", "tflite-runtime", "tensorflow"]
 
 
+def out(text: str = "") -> None:
+    """Prints a result line on stdout; a stdout that cannot be written is one error line.
+
+    Raises:
+        OutputError: stdout is full or broken (``> /dev/full``).
+    """
+    try:
+        click.echo(text)
+    except BrokenPipeError:
+        raise  # the reader went away (| head): handled quietly by the group
+    except OSError as exc:
+        from mnist_edge.errors import OutputError
+
+        _silence_stdout()
+        raise OutputError(f"cannot write the results to standard output ({exc.strerror or exc})") from None
+
+
+def _silence_stdout() -> None:
+    """Points stdout at /dev/null, so the exit-time flush cannot fail a second time."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def echo_json(document) -> None:
     """Prints one JSON document on stdout."""
-    click.echo(json.dumps(document, indent=2))
+    out(json.dumps(document, indent=2))
 
 
 def logger(quiet: bool):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_OPTION, echo_json
+from mnist_edge.cli.common import out, DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_OPTION, echo_json
 
 
 @click.command(name="eval")
@@ -42,16 +42,16 @@ def command(model_path, images_dir, min_confidence, data_dir, plots_dir, report_
     if as_json:
         echo_json(result)
         return
-    click.echo(f"model          {result['model']}")
-    click.echo(f"test accuracy  {result['test_accuracy']:.4f}  ({result['n']} images)")
-    click.echo(f"test loss      {result['test_loss']:.4f}")
-    click.echo("per class      " + "  ".join(
+    out(f"model          {result['model']}")
+    out(f"test accuracy  {result['test_accuracy']:.4f}  ({result['n']} images)")
+    out(f"test loss      {result['test_loss']:.4f}")
+    out("per class      " + "  ".join(
         f"{i}:{a:.3f}" for i, a in enumerate(result["per_class_accuracy"])))
-    click.echo("confusion matrix (rows: true, columns: predicted)")
+    out("confusion matrix (rows: true, columns: predicted)")
     for i, row in enumerate(result["confusion_matrix"]):
-        click.echo(f"  {i} " + " ".join(f"{v:5d}" for v in row))
+        out(f"  {i} " + " ".join(f"{v:5d}" for v in row))
     for p in result.get("plots", []):
-        click.echo(f"wrote {p}")
+        out(f"wrote {p}")
 
 
 def _images(model_path, images_dir, min_confidence, report_dir, as_json):
@@ -63,7 +63,7 @@ def _images(model_path, images_dir, min_confidence, report_dir, as_json):
     if as_json:
         echo_json(result)
         return
-    click.echo(f"model          {result['model']}")
-    click.echo(image_eval.format_summary(result))
+    out(f"model          {result['model']}")
+    out(image_eval.format_summary(result))
     for p in result.get("report", []):
-        click.echo(f"wrote {p}")
+        out(f"wrote {p}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, echo_json, logger
+from mnist_edge.cli.common import out, DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, echo_json, logger
 
 
 @click.command(name="export")
@@ -72,9 +72,9 @@ def command(model_path, quantize, io_type, out_dir, data_dir, calibration_sample
     else:
         for a in result["artifacts"]:
             if a["path"]:
-                click.echo(a["path"])
+                out(a["path"])
             for extra in a["extra_files"]:
-                click.echo(extra)
+                out(extra)
     if not result["passed"]:
         failed = ", ".join(a["name"] for a in result["artifacts"] if not a["passed"])
         raise GateError(f"parity gate failed for {failed}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mnist_edge.cli.common import (
+    out,
     JSON_OPTION, MIN_CONFIDENCE_OPTION, QUIET_OPTION, RUNTIME_OPTION, echo_json, logger)
 
 
@@ -55,7 +56,7 @@ def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, de
         echo_json([r.to_json() for r in readings])
     for r in readings:
         if not as_json and (r.seen is not None or r.error is None):
-            click.echo(r.to_line())
+            out(r.to_line())
         if r.error is not None:
             click.echo(r.error_line(), err=True)
     failures = reading.failed(readings)

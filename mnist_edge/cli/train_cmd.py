@@ -7,13 +7,14 @@ import os
 import click
 
 from mnist_edge.cli.common import (
+    out,
     DATA_DIR_OPTION, FASHION_DIR, JSON_OPTION, QUIET_OPTION, echo_json, logger)
 
 
 @click.command(name="train")
 @click.option("--arch", type=click.Choice(["mlp", "cnn", "cnn-m"]), default="mlp", show_default=True,
               help="mlp: the tutorial's model, layer for layer. cnn: a small CNN (12.8k parameters). "
-              "cnn-m: the packaged model's device CNN (39k parameters).")
+              "cnn-m: the packaged model's device CNN (99k parameters).")
 @click.option("--augment", "augment_copies", type=click.IntRange(0, 20), default=0, show_default=True,
               help="Add this many copies of each digit drawn the ways real images arrive (scans, "
               "low resolution, pens, blur, JPEG, photos) and passed through the predictor's front-end.")
@@ -66,9 +67,9 @@ def command(arch, augment_copies, outliers, outlier_data, epochs, batch_size, se
     if as_json:
         echo_json(summary)
         return
-    click.echo(f"model          {summary['model']}")
-    click.echo(f"test accuracy  {summary['test_accuracy']:.4f}")
-    click.echo(f"test loss      {summary['test_loss']:.4f}")
-    click.echo(f"train time     {summary['train_seconds']:.1f} s ({summary['epochs']} epochs)")
+    out(f"model          {summary['model']}")
+    out(f"test accuracy  {summary['test_accuracy']:.4f}")
+    out(f"test loss      {summary['test_loss']:.4f}")
+    out(f"train time     {summary['train_seconds']:.1f} s ({summary['epochs']} epochs)")
     if summary.get("min_confidence") is not None:
-        click.echo(f"not a digit    below confidence {summary['min_confidence']:.4f}")
+        out(f"not a digit    below confidence {summary['min_confidence']:.4f}")

@@ -14,7 +14,7 @@ Named stages, each in its own module and tested on its own:
 from __future__ import annotations
 
 import os
-from typing import Union
+from typing import List, Tuple, Union
 
 import numpy as np
 
@@ -22,10 +22,12 @@ from mnist_edge.errors import NoDigitError
 from mnist_edge.preprocess import background, boxfit, polarity, selection
 from mnist_edge.preprocess.load import load_gray
 from mnist_edge.preprocess.morphology import resize
+from mnist_edge.preprocess.selection import NO_BACKGROUND
 
 WORK_SIDE = 384  # photos are cleaned at most this large: fast, strokes stay several px wide
 MIN_WORK_SIDE = 64  # tiny scans are enlarged to at least this, so filters have room
 MIN_SIDE = 4  # fewer pixels than this across cannot hold a digit
+DOUBTFUL_COVERAGE = 0.35  # "ink" covering this much of the image may be the background
 
 
 def is_mnist_form(gray: np.ndarray) -> bool:
@@ -73,22 +75,69 @@ def working_image(gray: np.ndarray) -> np.ndarray:
     return gray
 
 
-def _ink_with_polarity(work: np.ndarray) -> background.InkMap:
-    """The ink map for the detected polarity.
+def _normalise(ink: background.InkMap) -> Tuple[np.ndarray, float, int]:
+    """Ink map -> MNIST form, with the share of the image the ink covers and its pieces."""
+    mask, width = selection.ink_mask(ink)
+    norm = selection.normalised(ink)
+    # Faint joins matter in clean scans; on a photographed page they would
+    # bring the paper's grid along.
+    photo = ink.filter_width is not None
+    digit = selection.select_digit(mask, width, None if photo else norm, photo=photo)
+    crop = boxfit.thicken(boxfit.crop_digit(norm, digit), digit.stroke_width)
+    return boxfit.centre_by_mass(boxfit.to_box(crop)), float(mask.mean()), digit.pieces
 
-    When the polarity came from the weaker (local contrast) reading and
-    finds no strokes, the other polarity is tried.
-    """
-    vote = polarity.border_vote(work)
-    dark_ink = polarity.local_contrast_vote(work) if vote is None else vote
+
+def _reading(work: np.ndarray, dark_ink: bool) -> Tuple[np.ndarray, float, int]:
     ink = background.ink_map(work, dark_ink)
     if not ink.has_strokes:
         raise NoDigitError("no digit found (blank or too faint)")
-    return ink
+    return _normalise(ink)
+
+
+def to_mnist_candidates(gray: np.ndarray) -> List[np.ndarray]:
+    """The MNIST form of an image, and the other polarity's when the polarity is in doubt.
+
+    The polarity is in doubt when the evidence for it was weak, or when the
+    ink it implies covers much of the image (a fat digit cropped tightly, at
+    very low resolution, looks much the same either way round). The caller
+    (:class:`mnist_edge.reading.Reader`) then keeps the second reading only
+    when the model is clearly surer of it.
+
+    Args:
+        gray: float32 grey in [0, 1], shape (H, W), any size from 4x4 up.
+
+    Returns:
+        One or two ``(28, 28)`` uint8 images, the likelier first.
+
+    Raises:
+        NoDigitError: blank, near-blank, or nothing digit-like either way.
+    """
+    gray = np.nan_to_num(np.asarray(gray, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    gray = np.clip(gray, 0.0, 1.0)
+    if is_mnist_form(gray):
+        return [np.round(gray * 255).astype(np.uint8)]
+    work = working_image(gray)
+    dark_ink, certain = polarity.decide(work)
+    try:
+        form, coverage, _ = _reading(work, dark_ink)
+    except NoDigitError as first_error:
+        if first_error.args[0] != NO_BACKGROUND:
+            raise
+        # "Ink" everywhere: the background was taken for ink. The other way round?
+        try:
+            return [_reading(work, not dark_ink)[0]]
+        except NoDigitError:
+            raise first_error from None
+    if certain and coverage < DOUBTFUL_COVERAGE:
+        return [form]
+    try:
+        return [form, _reading(work, not dark_ink)[0]]
+    except NoDigitError:
+        return [form]
 
 
 def to_mnist(gray: np.ndarray) -> np.ndarray:
-    """Turns a grey image of a digit into MNIST form.
+    """Turns a grey image of a digit into MNIST form (the likelier polarity).
 
     Args:
         gray: float32 grey in [0, 1], shape (H, W), any size from 4x4 up.
@@ -99,21 +148,7 @@ def to_mnist(gray: np.ndarray) -> np.ndarray:
     Raises:
         NoDigitError: blank, near-blank, or nothing digit-like.
     """
-    gray = np.nan_to_num(np.asarray(gray, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    gray = np.clip(gray, 0.0, 1.0)
-    if is_mnist_form(gray):
-        return np.round(gray * 255).astype(np.uint8)
-    work = working_image(gray)
-    ink = _ink_with_polarity(work)
-    mask, width = selection.ink_mask(ink)
-    norm = selection.normalised(ink)
-    # Faint joins matter in clean scans; on a photographed page they would
-    # bring the paper's grid along.
-    photo = ink.filter_width is not None
-    digit = selection.select_digit(mask, width, None if photo else norm, photo=photo)
-    crop = boxfit.crop_digit(norm, digit)
-    crop = boxfit.thicken(crop, digit.stroke_width)
-    return boxfit.centre_by_mass(boxfit.to_box(crop))
+    return to_mnist_candidates(gray)[0]
 
 
 def preprocess_file(path: Union[str, os.PathLike]) -> np.ndarray:

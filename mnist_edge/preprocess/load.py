@@ -14,7 +14,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -286,8 +286,7 @@ def load_gray(path: Union[str, os.PathLike]) -> np.ndarray:
 
 
 def iter_image_paths(
-    inputs: Sequence[Union[str, os.PathLike]], skip: Optional[Path] = None,
-    skip_suffix: Optional[str] = None,
+    inputs: Sequence[Union[str, os.PathLike]], skip: Optional[Callable[[str], bool]] = None,
 ) -> Iterator[Tuple[Path, Optional[str]]]:
     """Expands files and folders into ``(path, error or None)`` pairs.
 
@@ -296,20 +295,16 @@ def iter_image_paths(
 
     Args:
         inputs: files and folders as the user named them.
-        skip: a folder whose files are never taken from a folder named.
-        skip_suffix: file names ending so are never taken from a folder
-            named (e.g. debug images written beside the inputs).
+        skip: a test on file names: those it accepts are never taken from a
+            folder named (e.g. debug images written beside the inputs).
 
     Yields:
         ``(path, None)`` for each image, ``(path, message)`` for a problem.
     """
-    skip = skip.resolve() if skip is not None else None
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in _folder_images(path)
-                           if (skip is None or p.resolve().parent != skip)
-                           and not (skip_suffix and p.name.endswith(skip_suffix)))
+            found = sorted(p for p in _folder_images(path) if skip is None or not skip(p.name))
             if not found:
                 yield path, f"no images in folder (looked for {', '.join(IMAGE_SUFFIXES)})"
             for p in found:

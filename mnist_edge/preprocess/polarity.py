@@ -23,6 +23,7 @@ DECISIVE = 0.3
 # of the image's range of its median (a tight crop's digit may touch it).
 UNIFORM_BORDER = 0.15
 BORDER_MAJORITY = 0.6
+CLEAR_CONTRAST = 2.0  # local contrast one way this many times the other: clear
 
 
 def border_pixels(gray: np.ndarray, width: int = 0) -> np.ndarray:
@@ -54,8 +55,8 @@ def border_vote(gray: np.ndarray):
     return None
 
 
-def local_contrast_vote(gray: np.ndarray) -> bool:
-    """True when more of the image stands out darker than its surroundings than brighter."""
+def local_contrast(gray: np.ndarray):
+    """How much of the image stands out darker, and brighter, than its surroundings."""
     from PIL import Image, ImageFilter
 
     h, w = gray.shape
@@ -67,7 +68,32 @@ def local_contrast_vote(gray: np.ndarray) -> bool:
     deviation = small - local
     darker = float(np.clip(-deviation - 0.05, 0, None).sum())
     brighter = float(np.clip(deviation - 0.05, 0, None).sum())
+    return darker, brighter
+
+
+def local_contrast_vote(gray: np.ndarray) -> bool:
+    """True when more of the image stands out darker than its surroundings than brighter."""
+    darker, brighter = local_contrast(gray)
     return darker >= brighter
+
+
+def decide(gray: np.ndarray):
+    """The ink's polarity, and whether the evidence is clear.
+
+    Args:
+        gray: float32 grey in [0, 1].
+
+    Returns:
+        ``(dark_ink, certain)``: the border vote when decisive (certain), else
+        local contrast, certain when one side outweighs the other
+        :data:`CLEAR_CONTRAST` times.
+    """
+    vote = border_vote(gray)
+    if vote is not None:
+        return vote, True
+    darker, brighter = local_contrast(gray)
+    dark = darker >= brighter
+    return dark, max(darker, brighter) >= CLEAR_CONTRAST * max(min(darker, brighter), 1e-9)
 
 
 def ink_is_dark(gray: np.ndarray) -> bool:
@@ -79,5 +105,4 @@ def ink_is_dark(gray: np.ndarray) -> bool:
     Returns:
         True for dark ink on a lighter background.
     """
-    vote = border_vote(gray)
-    return local_contrast_vote(gray) if vote is None else vote
+    return decide(gray)[0]

@@ -23,6 +23,7 @@ REACH_OF_GROUP = 0.25  # a stroke within a quarter of the digit's size belongs t
 REACH_OF_STROKES = 2.0  # ... or within two stroke widths (dots of a dotted 7)
 MIN_LINE_FREE_WIDTH = 4.0  # strokes at least this wide (px) survive removing 1-2 px lines
 MAX_INK_FRACTION = 0.6
+NO_BACKGROUND = "no digit found (no ink on a background)"
 FAINT_INK = 0.2  # hysteresis: ink this strong (of the stroke level) joins strokes it touches  # more "ink" than this is a background, not a digit
 
 
@@ -34,11 +35,13 @@ class Digit:
         mask: ``(H, W)`` bool, the strokes that make up the digit.
         box: ``(top, bottom, left, right)``, inclusive.
         stroke_width: typical stroke width in pixels.
+        pieces: how many separate pieces of ink (specks aside) the image holds.
     """
 
     mask: np.ndarray
     box: Tuple[int, int, int, int]
     stroke_width: float
+    pieces: int = 1
 
 
 def normalised(ink: InkMap) -> np.ndarray:
@@ -142,11 +145,12 @@ def select_digit(mask: np.ndarray, width: float, norm: Optional[np.ndarray] = No
     """
     h, w = mask.shape
     if mask.mean() > MAX_INK_FRACTION:
-        raise NoDigitError("no digit found (no ink on a background)")
+        raise NoDigitError(NO_BACKGROUND)
     comps = label(mask)
     if comps.count == 0:
         raise NoDigitError("no digit found")
     candidates = _significant(comps, width)
+    pieces = int(candidates.sum())
     while True:
         member = _grow_group(comps, candidates, width)
         box = _group_box(comps, member)
@@ -161,4 +165,4 @@ def select_digit(mask: np.ndarray, width: float, norm: Optional[np.ndarray] = No
     size = max(box[1] - box[0], box[3] - box[2]) + 1
     if digit.sum() < 0.0004 * h * w and size < 0.04 * max(h, w):
         raise NoDigitError("no digit found (only specks)")
-    return Digit(digit, box, max(stroke_width(digit), 1.0))
+    return Digit(digit, box, max(stroke_width(digit), 1.0), pieces)

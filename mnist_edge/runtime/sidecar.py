@@ -39,6 +39,7 @@ class Sidecar:
         format_name: its display name, or None.
         io_type: the int8 model's I/O type, or None.
         min_confidence: the calibrated "not a digit" threshold, or None.
+        reference: ``(file name, SHA-256)`` of the Keras model's reference record, or None.
     """
 
     path: Path
@@ -48,6 +49,7 @@ class Sidecar:
     format_name: Optional[str]
     io_type: Optional[str]
     min_confidence: Optional[float]
+    reference: Optional[Tuple[str, str]] = None
 
 
 def sidecar_path(model_path) -> Path:
@@ -155,6 +157,19 @@ def _min_confidence(path: Path, document: dict) -> Optional[float]:
     return value
 
 
+def _reference(path: Path, document: dict) -> Optional[Tuple[str, str]]:
+    ref = document.get("reference")
+    if ref is None:
+        return None
+    if not isinstance(ref, dict) or not isinstance(ref.get("file"), str) \
+            or not isinstance(ref.get("sha256"), str) or not _SHA256.fullmatch(ref["sha256"]):
+        raise _fail(path, "reference must name a file and its SHA-256")
+    name = ref["file"]
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise _fail(path, "reference.file must be a file name beside the model")
+    return name, ref["sha256"]
+
+
 def load_sidecar(
     model_path,
     content: bytes,
@@ -196,4 +211,5 @@ def load_sidecar(
         format_name=_optional_str(path, document, "format_name"),
         io_type=_optional_str(path, document, "io_type", ("int8", "uint8", "float")),
         min_confidence=_min_confidence(path, document),
+        reference=_reference(path, document),
     )
