@@ -27,6 +27,8 @@ setup(
         "Programming Language :: Python :: 3",
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
         "Programming Language :: Python :: 3 :: Only",
     ],
     license="MIT",
@@ -36,7 +38,10 @@ setup(
     # installed as package data, so `mnist-edge predict` works right after a
     # plain (non-editable) `pip install .[runtime]`.
     package_dir={"mnist_edge.default_model": "models/default"},
-    package_data={"mnist_edge.default_model": ["*.tflite", "*.json"]},
+    package_data={
+        "mnist_edge.default_model": ["*.tflite", "*.json", "*.npz"],
+        "mnist_edge.serve": ["page.html"],
+    },
     python_requires=">=3.10, <4",
     install_requires=["numpy", "click>=8.0", "pillow>=9.1"],
     extras_require={
@@ -57,9 +62,32 @@ setup(
             "tflite-runtime==2.14.0; platform_machine=='armv7l'",
             "numpy<2; platform_machine=='armv7l'",
         ],
+        # the microcontroller check (export --micro): TFLM's kernels compiled for the host
+        "micro": ["tflite-micro"],
+        # serve: a small ASGI service (no TensorFlow)
+        "serve": [
+            "starlette>=0.37",
+            "uvicorn>=0.29",
+            "python-multipart>=0.0.9",
+            "prometheus-client>=0.20",
+            # the fast event loop and HTTP parser uvicorn uses when present
+            "uvloop>=0.19; platform_system!='Windows'",
+            "httptools>=0.6",
+        ],
         # tests, wheel building, and the peers benchmark (ONNX Runtime via tf2onnx)
-        "dev": ["pytest>=7", "build", "wheel", "onnxruntime", "onnx", "tf2onnx", "ruff",
-                "atheris>=2.3; platform_machine=='x86_64' and python_version<'3.13'"],
+        "dev": [
+            "pytest>=7",
+            "build",
+            "wheel",
+            "onnxruntime",
+            "onnx",
+            "tf2onnx",
+            "ruff",
+            "tflite-micro",
+            "httpx",
+            "selenium",
+            "atheris>=2.3; platform_machine=='x86_64' and python_version<'3.13'",
+        ],
     },
     entry_points={"console_scripts": ["mnist-edge=mnist_edge.cli:main"]},
 )

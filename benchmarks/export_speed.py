@@ -26,13 +26,32 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
-            out = subprocess.run([sys.executable, "-m", "mnist_edge", "train", "-q", "--json",
-                                  "--out", tmp], check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-m", "mnist_edge", "train", "-q", "--json", "--out", tmp],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             model = json.loads(out)["model"]
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "mnist_edge", "export", "--quantize", "all",
-                               "--model", model, "--out", os.path.join(tmp, "export"), "--json",
-                               "-q"], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mnist_edge",
+                "export",
+                "--quantize",
+                "all",
+                "--model",
+                model,
+                "--out",
+                os.path.join(tmp, "export"),
+                "--json",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - start
     if proc.returncode != 0:
         print(proc.stderr)
@@ -51,8 +70,10 @@ def main():
     for name, value, goal, ok in checks:
         print(f"{name:<38}{value:10.4f}   goal {goal:<6} {'PASS' if ok else 'MISS'}")
     for a in doc["artifacts"]:
-        print(f"  {a['format']:<8} {a['size_bytes']:>7} B  accuracy {a['accuracy']:.4f}  "
-              f"agreement {a['agreement']:.4f}  max|dp| {a['max_abs_diff']:.4f}")
+        print(
+            f"  {a['format']:<8} {a['size_bytes']:>7} B  accuracy {a['accuracy']:.4f}  "
+            f"agreement {a['agreement']:.4f}  max|dp| {a['max_abs_diff']:.4f}"
+        )
     return 0 if all(ok for *_, ok in checks) else 1
 
 

@@ -53,15 +53,19 @@ def main():
         "MNIST test digits": (mnist.x_test[rng.choice(10000, args.n, replace=False)], "<=", 0.01),
         "letters, all fonts": ([outliers.letter(rng, fonts) for _ in range(args.n)], ">=", 0.70),
         "letters, held-out fonts": ([outliers.letter(rng, held) for _ in range(args.n)], ">=", 0.70)
-        if held else None,
+        if held
+        else None,
         "shapes": ([outliers.shape(rng) for _ in range(args.n // 2)], None, None),
         "scribbles": ([outliers.scribble(rng) for _ in range(args.n // 2)], None, None),
         "empty pages": ([outliers.empty_page(rng) for _ in range(max(20, args.n // 10))], None, None),
     }
     if Path(FASHION).is_dir():
         fashion = data.load(FASHION)
-        kinds["Fashion-MNIST test items"] = (fashion.x_test[rng.choice(10000, args.n, replace=False)],
-                                             ">=", 0.90)
+        kinds["Fashion-MNIST test items"] = (
+            fashion.x_test[rng.choice(10000, args.n, replace=False)],
+            ">=",
+            0.90,
+        )
     print(f"model {reader.predictor.model_path}; 'not a digit' below confidence {reader.min_confidence:.3f}")
     failed = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,8 +77,11 @@ def main():
             ok = goal is None or (rate <= goal if op == "<=" else rate >= goal)
             failed += [] if ok else [name]
             goal_text = f"goal {op} {goal:.0%}" if goal is not None else ""
-            print(f"{name:28s} {rate:7.1%} answered 'not a digit'  {goal_text:12s} "
-                  f"{'' if goal is None else ('PASS' if ok else 'FAIL')}", flush=True)
+            print(
+                f"{name:28s} {rate:7.1%} answered 'not a digit'  {goal_text:12s} "
+                f"{'' if goal is None else ('PASS' if ok else 'FAIL')}",
+                flush=True,
+            )
     return 1 if failed else 0
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def single(call, runs, warmup):
@@ -91,10 +91,12 @@ def main():
 
         spec = (tf.TensorSpec((None, 28, 28), tf.float32, name="image"),)
         onnx_model, _ = tf2onnx.convert.from_function(
-            tf.function(lambda x: model(x, training=False)), input_signature=spec, opset=17)
+            tf.function(lambda x: model(x, training=False)), input_signature=spec, opset=17
+        )
         options = ort.SessionOptions()
-        session = ort.InferenceSession(onnx_model.SerializeToString(), options,
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
         ort_in = session.get_inputs()[0].name
 
         weights = model.get_weights()  # W1, b1, W2, b2 of the MLP
@@ -121,20 +123,48 @@ def main():
         one_tf = tf.constant(img01)
         rows = []
         runs, warm = args.runs, args.warmup
-        rows.append(("Keras model(x)", *single(lambda: model(one_tf, training=False), runs // 10, 20),
-                     batch(lambda: model.predict(x01, batch_size=1000, verbose=0), len(y), 3)))
-        rows.append(("Keras model.predict(x)",
-                     *single(lambda: model.predict(img01, verbose=0), max(20, runs // 100), 5),
-                     None))
-        rows.append(("ONNX Runtime (float32)",
-                     *single(lambda: session.run(None, {ort_in: img01}), runs, warm),
-                     batch(lambda: session.run(None, {ort_in: x01}), len(y))))
-        rows.append(("numpy forward (float32)", *single(lambda: numpy_forward(img01), runs, warm),
-                     batch(lambda: numpy_forward(x01), len(y))))
-        rows.append(("Predictor TFLite float32", *single(lambda: p_f32.predict(img_u8), runs, warm),
-                     batch(lambda: b_f32.probabilities(x_u8), len(y))))
-        rows.append(("Predictor TFLite int8", *single(lambda: p_i8.predict(img_u8), runs, warm),
-                     batch(lambda: b_i8.probabilities(x_u8), len(y))))
+        rows.append(
+            (
+                "Keras model(x)",
+                *single(lambda: model(one_tf, training=False), runs // 10, 20),
+                batch(lambda: model.predict(x01, batch_size=1000, verbose=0), len(y), 3),
+            )
+        )
+        rows.append(
+            (
+                "Keras model.predict(x)",
+                *single(lambda: model.predict(img01, verbose=0), max(20, runs // 100), 5),
+                None,
+            )
+        )
+        rows.append(
+            (
+                "ONNX Runtime (float32)",
+                *single(lambda: session.run(None, {ort_in: img01}), runs, warm),
+                batch(lambda: session.run(None, {ort_in: x01}), len(y)),
+            )
+        )
+        rows.append(
+            (
+                "numpy forward (float32)",
+                *single(lambda: numpy_forward(img01), runs, warm),
+                batch(lambda: numpy_forward(x01), len(y)),
+            )
+        )
+        rows.append(
+            (
+                "Predictor TFLite float32",
+                *single(lambda: p_f32.predict(img_u8), runs, warm),
+                batch(lambda: b_f32.probabilities(x_u8), len(y)),
+            )
+        )
+        rows.append(
+            (
+                "Predictor TFLite int8",
+                *single(lambda: p_i8.predict(img_u8), runs, warm),
+                batch(lambda: b_i8.probabilities(x_u8), len(y)),
+            )
+        )
 
         def bare_loop():
             bare.set_tensor(b_in, q)
@@ -156,8 +186,10 @@ def main():
             "TFLite int8": np.mean(p_i8.probabilities(x_u8).argmax(1) == y),
         }
 
-    print(f"same model ({Path(model_path).name}), same {len(y)} test images; single image: "
-          f"p50/p99 µs, 1 interpreter thread; batch: best of 5, images/s, all {os.cpu_count()} cores")
+    print(
+        f"same model ({Path(model_path).name}), same {len(y)} test images; single image: "
+        f"p50/p99 µs, 1 interpreter thread; batch: best of 5, images/s, all {os.cpu_count()} cores"
+    )
     print(f"{'':28}{'p50 µs':>10}{'p99 µs':>10}{'batch img/s':>14}")
     for name, p50, p99, ips in rows:
         print(f"{name:28}{p50:10.2f}{p99:10.2f}{(f'{ips:14.0f}' if ips else '             -')}")

@@ -68,11 +68,15 @@ def main():
     acc_photo = float(np.mean(photos == labels))
     print(f"default model on {args.n} MNIST test digits (seed {args.seed})")
     print(f"  arrays (reference)                 accuracy {acc_arr:.4f}")
-    print(f"  MNIST PNG files                    accuracy {acc_png:.4f}  "
-          f"identical to arrays: {bool(np.array_equal(pngs, arrays))}")
-    print(f"  photo-like JPEGs on squared paper  accuracy {acc_photo:.4f}  "
-          f"(no digit found: {int(np.sum(photos == -1))}; "
-          f"{1000 * np.median(timings):.1f} ms/image median)")
+    print(
+        f"  MNIST PNG files                    accuracy {acc_png:.4f}  "
+        f"identical to arrays: {bool(np.array_equal(pngs, arrays))}"
+    )
+    print(
+        f"  photo-like JPEGs on squared paper  accuracy {acc_photo:.4f}  "
+        f"(no digit found: {int(np.sum(photos == -1))}; "
+        f"{1000 * np.median(timings):.1f} ms/image median)"
+    )
     print(f"  empty-paper photos reported 'no digit found': {blank_ok}/{n_blank}")
     ok = np.array_equal(pngs, arrays) and acc_photo >= 0.90 and blank_ok == n_blank
     print("PASS" if ok else "MISS")

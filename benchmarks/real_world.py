@@ -55,8 +55,10 @@ def main():
     predictor = runtime.Predictor(args.model or runtime.default_model_path(), num_threads=1)
     threshold = reading.Reader(predictor).min_confidence
     names = args.only.split(",") if args.only else list(renderings.RENDERINGS)
-    print(f"model {predictor.model_path}; 'not a digit' below {threshold:.3f}; "
-          f"{args.n} MNIST test digits per rendering, seed {args.seed}")
+    print(
+        f"model {predictor.model_path}; 'not a digit' below {threshold:.3f}; "
+        f"{args.n} MNIST test digits per rendering, seed {args.seed}"
+    )
     print(f"{'rendering':24s}{'plain':>8s}{'front-end':>11s}{'diff pp':>9s}{'ms/image':>10s}  goal")
     failed = []
     for name in names:
@@ -75,8 +77,11 @@ def main():
         p, f = plain_right / args.n, front_right / args.n
         ok = f >= p - args.tolerance / 100
         failed += [] if ok else [name]
-        print(f"{name:24s}{p:8.3f}{f:11.3f}{(f - p) * 100:+9.1f}{seconds / args.n * 1000:10.1f}  "
-              f"{'PASS' if ok else 'FAIL'}", flush=True)
+        print(
+            f"{name:24s}{p:8.3f}{f:11.3f}{(f - p) * 100:+9.1f}{seconds / args.n * 1000:10.1f}  "
+            f"{'PASS' if ok else 'FAIL'}",
+            flush=True,
+        )
     print("front-end >= plain on every rendering:", "PASS" if not failed else f"FAIL ({', '.join(failed)})")
     return 1 if failed else 0
 

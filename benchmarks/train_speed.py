@@ -36,14 +36,17 @@ def main():
     for _ in range(args.repeats):
         tutorial.append(run_json([sys.executable, os.path.join(HERE, "tutorial_train.py")]))
         with tempfile.TemporaryDirectory() as out:
-            ours.append(run_json([sys.executable, "-m", "mnist_edge", "train", "--quiet",
-                                  "--json", "--out", out]))
+            ours.append(
+                run_json([sys.executable, "-m", "mnist_edge", "train", "--quiet", "--json", "--out", out])
+            )
     t_tut = statistics.median(r["train_seconds"] for r in tutorial)
     t_ours = statistics.median(r["train_seconds"] for r in ours)
     acc_ours = min(r["test_accuracy"] for r in ours)
     ratio = t_ours / t_tut
     print(f"{'':24}{'fit seconds':>12}{'test accuracy':>15}")
-    print(f"{'tutorial script':24}{t_tut:12.2f}{statistics.median(r['test_accuracy'] for r in tutorial):15.4f}")
+    print(
+        f"{'tutorial script':24}{t_tut:12.2f}{statistics.median(r['test_accuracy'] for r in tutorial):15.4f}"
+    )
     print(f"{'mnist-edge train':24}{t_ours:12.2f}{acc_ours:15.4f}")
     print(f"ratio (mnist-edge / tutorial): {ratio:.3f}  (goal <= 0.40, accuracy >= 0.975)")
     ok = ratio <= 0.40 and acc_ours >= 0.975

@@ -75,5 +75,7 @@ def calibrate(digit_confidences: np.ndarray, rate: float = DIGIT_ABSTAIN_RATE) -
 
 def abstain_rates(confidences: Dict[str, np.ndarray], threshold: float) -> Dict[str, float]:
     """Share of each set answered "not a digit" at ``threshold``."""
-    return {name: round(float(np.mean(np.asarray(c) < threshold)), 4) if len(c) else 0.0
-            for name, c in confidences.items()}
+    return {
+        name: round(float(np.mean(np.asarray(c) < threshold)), 4) if len(c) else 0.0
+        for name, c in confidences.items()
+    }

@@ -39,22 +39,35 @@ CACHE_ENV = "MNIST_EDGE_CACHE"
 def cache_dir() -> Path:
     """Where rendered training sets are kept: $MNIST_EDGE_CACHE or ~/.cache/mnist-edge/augment."""
     base = os.environ.get(CACHE_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge"
+    )
     return Path(base) / "augment"
 
 
 def _code_digest() -> str:
-    """A digest of the code that draws and preprocesses: a change invalidates the cache."""
+    """A digest of the code that draws and preprocesses: a change invalidates the cache.
+
+    Taken over the parsed code (``ast.dump``), so reformatting and comments
+    do not throw away an hour of rendering.
+    """
+    import ast
+
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted([package / "augment.py", package / "renderings.py", package / "outliers.py",
-                        package / "synth.py"] + list((package / "preprocess").glob("*.py"))):
-        digest.update(path.read_bytes())
+    for path in sorted(
+        [package / "augment.py", package / "renderings.py", package / "outliers.py", package / "synth.py"]
+        + list((package / "preprocess").glob("*.py"))
+    ):
+        digest.update(ast.dump(ast.parse(path.read_text(encoding="utf-8"))).encode())
     return digest.hexdigest()[:16]
 
 
-def cached(name: str, key: Sequence, build: Callable[[], Dict[str, np.ndarray]],
-           log: Callable[[str], None] = lambda _m: None) -> Dict[str, np.ndarray]:
+def cached(
+    name: str,
+    key: Sequence,
+    build: Callable[[], Dict[str, np.ndarray]],
+    log: Callable[[str], None] = lambda _m: None,
+) -> Dict[str, np.ndarray]:
     """Arrays built once per (inputs, code) and kept in :func:`cache_dir`.
 
     Rendering a training set through the front-end takes minutes; training
@@ -126,12 +139,13 @@ def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     offset = centre - inverse @ centre
     coeffs = (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
     img = Image.fromarray(ink.astype(np.float32), mode="F").transform(
-        (w, h), Image.AFFINE, coeffs, resample=Image.BILINEAR)
+        (w, h), Image.AFFINE, coeffs, resample=Image.BILINEAR
+    )
     out = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
     ys, xs = np.nonzero(out > 0.05)
     if not len(ys):
         return digit
-    crop = out[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    crop = out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     return boxfit.centre_by_mass(boxfit.to_box(crop))
 
 
@@ -154,8 +168,9 @@ def _counted(d, rng):
     img = renderings.counted_bitmap(ink, side)
     if rng.random() < 0.5:
         img = renderings.with_margin(img, rng.uniform(0.1, 0.3))
-    img = renderings.enlarge(img, int(rng.choice([1, 2, 4, 8])),
-                             str(rng.choice(["nearest", "bilinear", "bicubic"])))
+    img = renderings.enlarge(
+        img, int(rng.choice([1, 2, 4, 8])), str(rng.choice(["nearest", "bilinear", "bicubic"]))
+    )
     return renderings.to_u8(img if rng.random() < 0.5 else 1 - img)
 
 
@@ -250,9 +265,14 @@ def _run_chunks(function, tasks: List, workers: Optional[int], log: Callable[[st
     return results
 
 
-def augmented_digits(x: np.ndarray, y: np.ndarray, copies: int, seed: int,
-                     workers: Optional[int] = None,
-                     log: Callable[[str], None] = lambda _m: None) -> Tuple[np.ndarray, np.ndarray]:
+def augmented_digits(
+    x: np.ndarray,
+    y: np.ndarray,
+    copies: int,
+    seed: int,
+    workers: Optional[int] = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Tuple[np.ndarray, np.ndarray]:
     """``copies`` augmented versions of every digit, as the front-end presents them.
 
     Args:
@@ -268,13 +288,16 @@ def augmented_digits(x: np.ndarray, y: np.ndarray, copies: int, seed: int,
     """
     seeds = np.random.SeedSequence([seed, 1]).spawn(copies * (-(-len(x) // CHUNK)))
     tasks = []
-    for copy in range(copies):
+    for _ in range(copies):
         for start in range(0, len(x), CHUNK):
-            tasks.append((x[start:start + CHUNK], y[start:start + CHUNK],
-                          seeds[len(tasks)].generate_state(1)[0]))
+            tasks.append(
+                (x[start : start + CHUNK], y[start : start + CHUNK], seeds[len(tasks)].generate_state(1)[0])
+            )
     parts = _run_chunks(_digit_chunk, tasks, workers, log, "digits")
-    return (np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 28, 28), np.uint8),
-            np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.uint8))
+    return (
+        np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 28, 28), np.uint8),
+        np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.uint8),
+    )
 
 
 def _outlier_chunk(args):
@@ -285,7 +308,7 @@ def _outlier_chunk(args):
     images = []
     for k in range(count):
         if kind == "garment":
-            image = outliers.garment(rng, items[k:k + 1])
+            image = outliers.garment(rng, items[k : k + 1])
             if image.shape == (28, 28) and rng.random() < 0.5:
                 images.append(image)  # also as the raw array a user may pass
                 continue
@@ -301,9 +324,14 @@ def _outlier_chunk(args):
 OUTLIER_MIX = {"garment": 0.5, "letter": 0.25, "shape": 0.1, "scribble": 0.1, "empty-page": 0.05}
 
 
-def outlier_images(count: int, seed: int, fonts: Sequence[str], garments: Optional[np.ndarray],
-                   workers: Optional[int] = None,
-                   log: Callable[[str], None] = lambda _m: None) -> np.ndarray:
+def outlier_images(
+    count: int,
+    seed: int,
+    fonts: Sequence[str],
+    garments: Optional[np.ndarray],
+    workers: Optional[int] = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> np.ndarray:
     """Images of things that are not digits, as the front-end presents them.
 
     Args:

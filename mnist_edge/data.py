@@ -108,9 +108,7 @@ def idx_bytes_md5(array: np.ndarray) -> str:
     Returns:
         The hex MD5, equal to ``md5sum`` of the uncompressed IDX file.
     """
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(
-        ">" + "I" * array.ndim, *array.shape
-    )
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
     digest = hashlib.md5(header)
     digest.update(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
     return digest.hexdigest()
@@ -161,8 +159,10 @@ def read_idx(stream, path: Path, ndim: int) -> np.ndarray:
     for dim in shape:
         expected *= dim
     if expected > MAX_IDX_BYTES:
-        raise DataError(f"{path}: header declares {'x'.join(map(str, shape))} = {expected} bytes, "
-                        f"more than MNIST-like data can be (at most {MAX_IDX_BYTES >> 20} MB)")
+        raise DataError(
+            f"{path}: header declares {'x'.join(map(str, shape))} = {expected} bytes, "
+            f"more than MNIST-like data can be (at most {MAX_IDX_BYTES >> 20} MB)"
+        )
     payload = stream.read(expected + 1)
     if len(payload) != expected:
         raise DataError(
@@ -207,15 +207,11 @@ def _check_arrays(arrays: Dict[str, np.ndarray], where: Dict[str, str]) -> None:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         img_src, lbl_src = where[f"{split}_images"], where[f"{split}_labels"]
         if images.ndim != 3 or images.shape[1:] != (28, 28):
-            raise DataError(
-                f"{img_src}: images are {'x'.join(map(str, images.shape))}, expected Nx28x28"
-            )
+            raise DataError(f"{img_src}: images are {'x'.join(map(str, images.shape))}, expected Nx28x28")
         if labels.ndim != 1:
             raise DataError(f"{lbl_src}: labels must be one-dimensional, got {labels.shape}")
         if len(images) != len(labels):
-            raise DataError(
-                f"{lbl_src}: {len(labels)} labels for {len(images)} images in {img_src}"
-            )
+            raise DataError(f"{lbl_src}: {len(labels)} labels for {len(images)} images in {img_src}")
         if len(labels) == 0:
             raise DataError(f"{lbl_src}: no examples")
         top = int(labels.max())
@@ -246,9 +242,14 @@ def _checked_dataset(arrays: Dict[str, np.ndarray], where: Dict[str, str], sourc
     _check_arrays(arrays, where)
     name, md5, verified = _identify(arrays)
     return Dataset(
-        arrays["train_images"], arrays["train_labels"],
-        arrays["test_images"], arrays["test_labels"],
-        name=name, source=str(source), md5=md5, verified=verified,
+        arrays["train_images"],
+        arrays["train_labels"],
+        arrays["test_images"],
+        arrays["test_labels"],
+        name=name,
+        source=str(source),
+        md5=md5,
+        verified=verified,
     )
 
 
@@ -295,8 +296,9 @@ def _npz_member(archive, name: str, path: Path) -> np.ndarray:
         raise DataError(f"{path}: missing array(s) {name}")
     with archive.open(member) as stream:
         version = npy_format.read_magic(stream)
-        read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
-                       else npy_format.read_array_header_2_0)
+        read_header = (
+            npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        )
         shape, fortran, dtype = read_header(stream)
         if dtype != np.uint8:
             raise DataError(f"{path}: {name} has dtype {dtype}, expected uint8")
@@ -327,15 +329,27 @@ def load_npz(path: os.PathLike) -> Dataset:
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"{path}: missing")
-    keys = {"train_images": "x_train", "train_labels": "y_train",
-            "test_images": "x_test", "test_labels": "y_test"}
+    keys = {
+        "train_images": "x_train",
+        "train_labels": "y_train",
+        "test_images": "x_test",
+        "test_labels": "y_test",
+    }
     try:
         with zipfile.ZipFile(path) as archive:
             arrays = {key: _npz_member(archive, name, path) for key, name in keys.items()}
     except DataError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError, KeyError,
-            NotImplementedError, RuntimeError) as exc:  # zipfile: unknown versions, encryption
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        zlib.error,
+        ValueError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:  # zipfile: unknown versions, encryption
         raise DataError(f"{path}: not a readable .npz ({str(exc)[:160]})") from None
     return _checked_dataset(arrays, {k: f"{path}[{v}]" for k, v in keys.items()}, path)
 
@@ -345,10 +359,9 @@ def load_path(path: os.PathLike) -> Dataset:
     path = Path(path).expanduser()
     if path.is_file() and path.suffix == ".npz":
         return load_npz(path)
-    if path.is_dir() and not any((path / (s + e)).exists()
-                                 for s in SPLIT_FILES.values() for e in ("", ".gz")):
-        if (path / "mnist.npz").is_file():
-            return load_npz(path / "mnist.npz")
+    has_idx = any((path / (s + e)).exists() for s in SPLIT_FILES.values() for e in ("", ".gz"))
+    if path.is_dir() and not has_idx and (path / "mnist.npz").is_file():
+        return load_npz(path / "mnist.npz")
     return load_idx_dir(path)
 
 
@@ -356,14 +369,13 @@ def _keras_download() -> Dataset:
     from mnist_edge._tf import import_tf  # heavy; only for this last resort
 
     import_tf()
-    import keras
-
     import contextlib
     import sys
 
+    import keras
+
     # Keras prints download progress on stdout, which belongs to results.
-    print("data: none found locally; downloading with keras.datasets.mnist.load_data()",
-          file=sys.stderr)
+    print("data: none found locally; downloading with keras.datasets.mnist.load_data()", file=sys.stderr)
     with contextlib.redirect_stdout(sys.stderr):
         keras.datasets.mnist.load_data()  # caches ~/.keras/datasets/mnist.npz
     print(file=sys.stderr)
@@ -407,8 +419,10 @@ def load(data_dir: Optional[os.PathLike] = None, allow_download: bool = True) ->
     """
     source = resolve_source(data_dir)
     if source is None and not allow_download:
-        raise DataError(f"no MNIST data found: pass --data-dir or set ${ENV_VAR} to a folder "
-                        "with the four IDX files (or a Keras mnist.npz)")
+        raise DataError(
+            f"no MNIST data found: pass --data-dir or set ${ENV_VAR} to a folder "
+            "with the four IDX files (or a Keras mnist.npz)"
+        )
     if source is None:
         try:
             return _keras_download()

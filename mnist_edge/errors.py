@@ -108,3 +108,19 @@ def require_tensorflow(command: str) -> None:
             f"{command} needs TensorFlow, which is not installed here; "
             'install the train extra: pip install "mnist-edge[train]"'
         )
+
+
+def require_serve_extra() -> None:
+    """Raises :class:`MissingExtraError` when the web stack of ``serve`` is missing."""
+    import importlib.util
+
+    missing = [
+        name
+        for name in ("starlette", "uvicorn", "multipart", "prometheus_client")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise MissingExtraError(
+            f"mnist-edge serve needs {', '.join(missing)}, which is not installed here; "
+            'install the serve extra: pip install "mnist-edge[serve]"'
+        )

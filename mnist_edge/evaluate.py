@@ -14,8 +14,18 @@ import numpy as np
 
 from mnist_edge import fsutil, reporting
 
-FASHION_NAMES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
+FASHION_NAMES = [
+    "T-shirt",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Boot",
+]
 EPS = 1e-7  # Keras clips probabilities to [eps, 1 - eps] in its cross-entropy
 
 
@@ -103,8 +113,15 @@ def write_plots(
     threshold = cm.max() / 2
     for i in range(10):
         for j in range(10):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] > threshold else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if cm[i, j] > threshold else "black",
+            )
     ax.set_title(f"Confusion matrix (test, accuracy {np.trace(cm) / cm.sum():.4f})")
     written.append(reporting.save_figure(fig, out_dir / "confusion_matrix.png"))
 
@@ -118,8 +135,7 @@ def write_plots(
     ax_bar.bar(range(10), probs, color=colors)
     ax_bar.set_xticks(range(10), names, rotation=45 if class_names else 0)
     ax_bar.set_ylim(0, 1)
-    ax_bar.set_title(f"Model's probabilities (predicted {names[int(np.argmax(probs))]}, "
-                     f"{probs.max():.3f})")
+    ax_bar.set_title(f"Model's probabilities (predicted {names[int(np.argmax(probs))]}, {probs.max():.3f})")
     written.append(reporting.save_figure(fig, out_dir / "image_2000.png"))
 
     if history:
@@ -151,8 +167,12 @@ def evaluate_tflite(model_path, data_dir=None) -> dict:
 
     predictor = runtime.Predictor(model_path, untrusted=True)
     dataset = data_mod.load(data_dir, allow_download=False)
-    result = {"model": str(model_path), "dataset": dataset.name, "runtime": predictor.runtime,
-              "runtime_version": predictor.runtime_version}
+    result = {
+        "model": str(model_path),
+        "dataset": dataset.name,
+        "runtime": predictor.runtime,
+        "runtime_version": predictor.runtime_version,
+    }
     result.update(metrics(predictor.probabilities(dataset.x_test), dataset.y_test))
     return result
 
@@ -180,10 +200,16 @@ def evaluate_keras(model_path=None, data_dir=None, plots_dir=None, note=lambda _
         meta = load_metadata(path) or {}
         p2000 = keras_probabilities(model, data_mod.normalize(dataset.x_train[2000:2001]))[0]
         names = FASHION_NAMES if dataset.name == "fashion-mnist" else None
-        written = write_plots(plots_dir, dataset.x_train, dataset.y_train, result["confusion_matrix"],
-                              p2000, meta.get("history"), names)
+        written = write_plots(
+            plots_dir,
+            dataset.x_train,
+            dataset.y_train,
+            result["confusion_matrix"],
+            p2000,
+            meta.get("history"),
+            names,
+        )
         result["plots"] = [str(p) for p in written]
         if not meta.get("history"):
             note("note: no training metadata beside the model; training_curves.png skipped")
     return result
-

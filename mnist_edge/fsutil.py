@@ -14,8 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
-from mnist_edge.errors import OutputError
 
+from mnist_edge.errors import OutputError
 
 # Files finished while a recording() is active (for "interrupted; kept ..." messages).
 _recorders = []

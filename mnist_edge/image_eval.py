@@ -19,7 +19,7 @@ import csv
 import dataclasses
 import io
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -85,14 +85,19 @@ def labelled_images(folder, labels: Sequence[str]) -> List[Tuple[Path, str]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
-    for finder in (_csv_labels if (folder / "labels.csv").is_file() else None,
-                   _folder_labels, _suffix_labels):
+    for finder in (
+        _csv_labels if (folder / "labels.csv").is_file() else None,
+        _folder_labels,
+        _suffix_labels,
+    ):
         if finder is not None:
             items = finder(folder, labels)
             if items:
                 return items
-    raise DataError(f"{folder}: no labelled images (use labels.csv, sub-folders named by label, "
-                    "or a _<label> file-name suffix)")
+    raise DataError(
+        f"{folder}: no labelled images (use labels.csv, sub-folders named by label, "
+        "or a _<label> file-name suffix)"
+    )
 
 
 @dataclasses.dataclass
@@ -105,8 +110,10 @@ class ImageEval:
 
     def predicted(self) -> List[str]:
         """Each image's answer: a label, "not a digit", or "error"."""
-        return [r.label if r.label is not None else ("error" if r.error and r.seen is None
-                                                      else NOT_A_DIGIT) for r in self.readings]
+        return [
+            r.label if r.label is not None else ("error" if r.error and r.seen is None else NOT_A_DIGIT)
+            for r in self.readings
+        ]
 
     def summary(self) -> dict:
         """JSON-ready accuracy, per-class accuracy, confusion matrix and counts."""
@@ -121,15 +128,18 @@ class ImageEval:
         return {
             "n": len(truth),
             "accuracy": round(float(right.sum() / max(len(truth), 1)), 6),
-            "per_class_accuracy": {label: (round(float(right[i] / support[i]), 6) if support[i] else None)
-                                   for i, label in enumerate(self.labels)},
+            "per_class_accuracy": {
+                label: (round(float(right[i] / support[i]), 6) if support[i] else None)
+                for i, label in enumerate(self.labels)
+            },
             "support": {label: int(support[i]) for i, label in enumerate(self.labels)},
             "not_a_digit": int(sum(a == NOT_A_DIGIT for a in answers)),
             "errors": int(sum(a == "error" for a in answers)),
             "confusion_columns": columns,
             "confusion_matrix": confusion.tolist(),
-            "misreads": [{"path": path, "label": t, "answer": a}
-                         for (path, t), a in zip(self.items, answers) if a != t],
+            "misreads": [
+                {"path": path, "label": t, "answer": a} for (path, t), a in zip(self.items, answers) if a != t
+            ],
         }
 
 
@@ -194,33 +204,47 @@ def write_report(result: ImageEval, out_dir, model: str) -> List[Path]:
     gallery = misread_gallery(result)
     if gallery:
         written.append(fsutil.write_bytes_atomic(out_dir / "misreads.png", gallery))
-    lines = [f"# mnist-edge eval --images", "", f"model: `{model}`", "",
-             f"accuracy {summary['accuracy']:.4f} on {summary['n']} images; "
-             f"'not a digit' {summary['not_a_digit']}, errors {summary['errors']}", "",
-             "| label | images | accuracy |", "|---|---|---|"]
+    lines = [
+        "# mnist-edge eval --images",
+        "",
+        f"model: `{model}`",
+        "",
+        f"accuracy {summary['accuracy']:.4f} on {summary['n']} images; "
+        f"'not a digit' {summary['not_a_digit']}, errors {summary['errors']}",
+        "",
+        "| label | images | accuracy |",
+        "|---|---|---|",
+    ]
     for label, acc in summary["per_class_accuracy"].items():
-        lines.append(f"| {label} | {summary['support'][label]} | "
-                     f"{'-' if acc is None else f'{acc:.4f}'} |")
-    lines += ["", "## Confusion matrix (rows: true, columns: answered)", "",
-              "| | " + " | ".join(summary["confusion_columns"]) + " |",
-              "|---" * (len(summary["confusion_columns"]) + 1) + "|"]
+        lines.append(f"| {label} | {summary['support'][label]} | {'-' if acc is None else f'{acc:.4f}'} |")
+    lines += [
+        "",
+        "## Confusion matrix (rows: true, columns: answered)",
+        "",
+        "| | " + " | ".join(summary["confusion_columns"]) + " |",
+        "|---" * (len(summary["confusion_columns"]) + 1) + "|",
+    ]
     for label, row in zip(result.labels, summary["confusion_matrix"]):
         lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
     if gallery:
-        lines += ["", "## Misreads (input, and the 28x28 the model saw)", "",
-                  "![misreads](misreads.png)"]
+        lines += ["", "## Misreads (input, and the 28x28 the model saw)", "", "![misreads](misreads.png)"]
     written.append(fsutil.write_bytes_atomic(out_dir / "report.md", ("\n".join(lines) + "\n").encode()))
     return written
 
 
 def format_summary(summary: dict) -> str:
     """The text ``eval --images`` prints."""
-    out = [f"accuracy       {summary['accuracy']:.4f}  ({summary['n']} images; "
-           f"not a digit {summary['not_a_digit']}, errors {summary['errors']})",
-           "per class      " + "  ".join(f"{k}:{'-' if v is None else f'{v:.3f}'}"
-                                        for k, v in summary["per_class_accuracy"].items()),
-           "confusion matrix (rows: true; columns: " + " ".join(
-               c if len(c) == 1 else f"[{c}]" for c in summary["confusion_columns"]) + ")"]
+    out = [
+        f"accuracy       {summary['accuracy']:.4f}  ({summary['n']} images; "
+        f"not a digit {summary['not_a_digit']}, errors {summary['errors']})",
+        "per class      "
+        + "  ".join(
+            f"{k}:{'-' if v is None else f'{v:.3f}'}" for k, v in summary["per_class_accuracy"].items()
+        ),
+        "confusion matrix (rows: true; columns: "
+        + " ".join(c if len(c) == 1 else f"[{c}]" for c in summary["confusion_columns"])
+        + ")",
+    ]
     for label, row in zip(summary["per_class_accuracy"], summary["confusion_matrix"]):
         out.append(f"  {label} " + " ".join(f"{v:5d}" for v in row))
     return "\n".join(out)
@@ -237,12 +261,17 @@ def run(model_path, images_dir, min_confidence=None, report_dir=None) -> dict:
     """
     from mnist_edge import runtime
 
-    predictor = runtime.Predictor(model_path or runtime.default_model_path(),
-                                  untrusted=model_path is not None)
+    predictor = runtime.Predictor(
+        model_path or runtime.default_model_path(), untrusted=model_path is not None
+    )
     reader = Reader(predictor, min_confidence)
     result = evaluate_images(reader, images_dir)
-    summary = {"model": str(predictor.model_path), "images": str(images_dir),
-               "min_confidence": reader.min_confidence, **result.summary()}
+    summary = {
+        "model": str(predictor.model_path),
+        "images": str(images_dir),
+        "min_confidence": reader.min_confidence,
+        **result.summary(),
+    }
     if report_dir:
         summary["report"] = [str(p) for p in write_report(result, report_dir, str(predictor.model_path))]
     return summary

@@ -6,6 +6,7 @@ import os
 import zipfile
 from pathlib import Path
 from typing import Optional
+
 from mnist_edge.errors import ModelError
 
 DEFAULT_MODELS_DIR = Path("models")

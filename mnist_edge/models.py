@@ -61,8 +61,11 @@ def _cnn_m(layers):
         + _conv_bn_relu(layers, 64, "same", "conv2")
         + [layers.MaxPooling2D(name="pool2")]
         + _conv_bn_relu(layers, 96, "valid", "conv3")
-        + [layers.Flatten(name="flatten"), layers.Dropout(0.3, name="dropout"),
-           layers.Dense(10, activation="softmax", name="dense")]
+        + [
+            layers.Flatten(name="flatten"),
+            layers.Dropout(0.3, name="dropout"),
+            layers.Dense(10, activation="softmax", name="dense"),
+        ]
     )
 
 

@@ -18,7 +18,7 @@ import glob
 import io
 import os
 import string
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def _finish(img, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
 
 
-def letter(rng: np.random.Generator, fonts: Sequence[str], char: str = None) -> np.ndarray:
+def letter(rng: np.random.Generator, fonts: Sequence[str], char: Optional[str] = None) -> np.ndarray:
     """One letter in a random font, size and position, dark on light."""
     from PIL import ImageDraw, ImageFont
 
@@ -91,8 +91,10 @@ def letter(rng: np.random.Generator, fonts: Sequence[str], char: str = None) -> 
 
 def _points(rng, n, spread=0.35):
     centre = CANVAS / 2
-    return [(centre + rng.uniform(-spread, spread) * CANVAS, centre + rng.uniform(-spread, spread) * CANVAS)
-            for _ in range(n)]
+    return [
+        (centre + rng.uniform(-spread, spread) * CANVAS, centre + rng.uniform(-spread, spread) * CANVAS)
+        for _ in range(n)
+    ]
 
 
 def _polygon(rng, sides, radius, angle=0.0):
@@ -101,7 +103,7 @@ def _polygon(rng, sides, radius, angle=0.0):
     return [(centre[0] + radius * np.cos(a), centre[1] + radius * np.sin(a)) for a in angles]
 
 
-def shape(rng: np.random.Generator, kind: str = None) -> np.ndarray:
+def shape(rng: np.random.Generator, kind: Optional[str] = None) -> np.ndarray:
     """A drawn shape: box, triangle, star, cross, x, hash, arrow, grid or zigzag."""
     from PIL import ImageDraw
 
@@ -113,8 +115,9 @@ def shape(rng: np.random.Generator, kind: str = None) -> np.ndarray:
     r = rng.uniform(50, 110)
     if kind == "box":
         w, h = r * rng.uniform(0.6, 1.4), r * rng.uniform(0.6, 1.4)
-        draw.rectangle([CANVAS / 2 - w, CANVAS / 2 - h, CANVAS / 2 + w, CANVAS / 2 + h],
-                       outline=0, width=width)
+        draw.rectangle(
+            [CANVAS / 2 - w, CANVAS / 2 - h, CANVAS / 2 + w, CANVAS / 2 + h], outline=0, width=width
+        )
     elif kind == "triangle":
         draw.polygon(_polygon(rng, 3, r, rng.uniform(0, 2 * np.pi)), outline=0, width=width)
     elif kind == "star":
@@ -127,13 +130,26 @@ def shape(rng: np.random.Generator, kind: str = None) -> np.ndarray:
             for off in offsets:
                 c, s = np.cos(angle), np.sin(angle)
                 ox, oy = -s * off * r, c * off * r
-                draw.line([(CANVAS / 2 - c * r + ox, CANVAS / 2 - s * r + oy),
-                           (CANVAS / 2 + c * r + ox, CANVAS / 2 + s * r + oy)], fill=0, width=width)
+                draw.line(
+                    [
+                        (CANVAS / 2 - c * r + ox, CANVAS / 2 - s * r + oy),
+                        (CANVAS / 2 + c * r + ox, CANVAS / 2 + s * r + oy),
+                    ],
+                    fill=0,
+                    width=width,
+                )
     elif kind == "arrow":
         y = CANVAS / 2
         draw.line([(CANVAS / 2 - r, y), (CANVAS / 2 + r, y)], fill=0, width=width)
-        draw.line([(CANVAS / 2 + r - 0.4 * r, y - 0.4 * r), (CANVAS / 2 + r, y),
-                   (CANVAS / 2 + r - 0.4 * r, y + 0.4 * r)], fill=0, width=width)
+        draw.line(
+            [
+                (CANVAS / 2 + r - 0.4 * r, y - 0.4 * r),
+                (CANVAS / 2 + r, y),
+                (CANVAS / 2 + r - 0.4 * r, y + 0.4 * r),
+            ],
+            fill=0,
+            width=width,
+        )
     elif kind == "zigzag":
         xs = np.linspace(CANVAS / 2 - r, CANVAS / 2 + r, int(rng.integers(5, 9)))
         ys = CANVAS / 2 + np.where(np.arange(len(xs)) % 2 == 0, -0.5, 0.5) * r
@@ -141,8 +157,9 @@ def shape(rng: np.random.Generator, kind: str = None) -> np.ndarray:
     else:  # a filled blob: a polygon of random radii
         angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
         radii = r * rng.uniform(0.5, 1.0, 9)
-        draw.polygon([(CANVAS / 2 + q * np.cos(a), CANVAS / 2 + q * np.sin(a))
-                      for q, a in zip(radii, angles)], fill=0)
+        draw.polygon(
+            [(CANVAS / 2 + q * np.cos(a), CANVAS / 2 + q * np.sin(a)) for q, a in zip(radii, angles)], fill=0
+        )
     return _finish(img, rng)
 
 
@@ -157,8 +174,7 @@ def scribble(rng: np.random.Generator) -> np.ndarray:
     curve = np.stack([np.interp(t, np.arange(len(pts)), pts[:, k]) for k in (0, 1)], -1)
     # smooth the polyline into a curve
     kernel = np.ones(25) / 25
-    curve = np.stack([np.convolve(np.pad(curve[:, k], 12, mode="edge"), kernel, "valid")
-                      for k in (0, 1)], -1)
+    curve = np.stack([np.convolve(np.pad(curve[:, k], 12, mode="edge"), kernel, "valid") for k in (0, 1)], -1)
     draw.line([tuple(p) for p in curve], fill=0, width=int(rng.integers(3, 16)), joint="curve")
     return _finish(img, rng)
 

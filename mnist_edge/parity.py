@@ -12,8 +12,9 @@ from typing import Optional
 import numpy as np
 
 
-def compare(probs: np.ndarray, reference: np.ndarray, labels: np.ndarray,
-            reference_top1: Optional[np.ndarray] = None) -> dict:
+def compare(
+    probs: np.ndarray, reference: np.ndarray, labels: np.ndarray, reference_top1: Optional[np.ndarray] = None
+) -> dict:
     """Accuracy of ``probs``, and its agreement with ``reference`` on the same images.
 
     Args:
@@ -33,8 +34,12 @@ def compare(probs: np.ndarray, reference: np.ndarray, labels: np.ndarray,
     ref = reference.argmax(1) if reference_top1 is None else np.asarray(reference_top1, np.int64)
     diff = np.abs(probs.astype(np.float64) - reference.astype(np.float64))
     accuracy, ref_accuracy = float(np.mean(pred == labels)), float(np.mean(ref == labels))
-    per_class = [round(float(np.mean(pred[labels == c] == c) - np.mean(ref[labels == c] == c)), 6)
-                 if np.any(labels == c) else 0.0 for c in range(10)]
+    per_class = [
+        round(float(np.mean(pred[labels == c] == c) - np.mean(ref[labels == c] == c)), 6)
+        if np.any(labels == c)
+        else 0.0
+        for c in range(10)
+    ]
     return {
         "n": int(len(labels)),
         "accuracy": accuracy,

@@ -70,12 +70,15 @@ class Reading:
         doc = {"path": self.path, "label": self.label}
         if self.reason is not None:
             doc["reason"] = self.reason
-        doc.update({
-            "confidence": None if self.confidence is None else round(self.confidence, 6),
-            "probabilities": None if self.probabilities is None
-            else [round(float(p), 6) for p in self.probabilities],
-            "top_k": [{"label": label, "probability": round(p, 6)} for label, p in self.top_k],
-        })
+        doc.update(
+            {
+                "confidence": None if self.confidence is None else round(self.confidence, 6),
+                "probabilities": None
+                if self.probabilities is None
+                else [round(float(p), 6) for p in self.probabilities],
+                "top_k": [{"label": label, "probability": round(p, 6)} for label, p in self.top_k],
+            }
+        )
         if self.debug_image:
             doc["debug_image"] = self.debug_image
         if self.error is not None:
@@ -214,8 +217,9 @@ def save_debug_image(image: np.ndarray, destination: Path) -> Path:
     return fsutil.write_bytes_new(destination, buffer.getvalue())
 
 
-def read_inputs(reader: Reader, inputs: Sequence[Union[str, os.PathLike]],
-                debug_dir: Optional[Path] = None) -> List[Reading]:
+def read_inputs(
+    reader: Reader, inputs: Sequence[Union[str, os.PathLike]], debug_dir: Optional[Path] = None
+) -> List[Reading]:
     """Reads every image named or found in the folders named, in order.
 
     Args:

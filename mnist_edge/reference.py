@@ -60,9 +60,14 @@ def record_name(source_stem: str) -> str:
 def encode(probs: np.ndarray, source_sha256: str, test_images_md5: str) -> bytes:
     """The record's bytes (a compressed npz, about 150 KB for 10,000 images)."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, format=np.array(FORMAT), top1=probs.argmax(1).astype(np.uint8),
-                        probs=np.asarray(probs, np.float32).astype(np.float16),
-                        source_sha256=np.array(source_sha256), test_images_md5=np.array(test_images_md5))
+    np.savez_compressed(
+        buffer,
+        format=np.array(FORMAT),
+        top1=probs.argmax(1).astype(np.uint8),
+        probs=np.asarray(probs, np.float32).astype(np.float16),
+        source_sha256=np.array(source_sha256),
+        test_images_md5=np.array(test_images_md5),
+    )
     return buffer.getvalue()
 
 
@@ -78,7 +83,7 @@ def load(path, expected_sha256: Optional[str] = None) -> Reference:
     """
     path = Path(path)
     try:
-        content = path.read_bytes()[:MAX_RECORD_BYTES + 1]
+        content = path.read_bytes()[: MAX_RECORD_BYTES + 1]
     except OSError as exc:
         raise _fail(path, exc.strerror or str(exc)) from None
     if len(content) > MAX_RECORD_BYTES:
@@ -91,11 +96,21 @@ def load(path, expected_sha256: Optional[str] = None) -> Reference:
     except Exception as exc:  # zip and npy errors of every kind: a damaged record
         raise _fail(path, str(exc)[:120]) from None
     top1, probs = fields["top1"], fields["probs"]
-    if str(fields["format"]) != FORMAT or probs.ndim != 2 or probs.shape[1] != 10 \
-            or top1.shape != (probs.shape[0],) or not np.isfinite(probs.astype(np.float32)).all():
+    if (
+        str(fields["format"]) != FORMAT
+        or probs.ndim != 2
+        or probs.shape[1] != 10
+        or top1.shape != (probs.shape[0],)
+        or not np.isfinite(probs.astype(np.float32)).all()
+    ):
         raise _fail(path, "unexpected layout")
-    return Reference(path, top1.astype(np.int64), probs.astype(np.float32),
-                     str(fields["source_sha256"]), str(fields["test_images_md5"]))
+    return Reference(
+        path,
+        top1.astype(np.int64),
+        probs.astype(np.float32),
+        str(fields["source_sha256"]),
+        str(fields["test_images_md5"]),
+    )
 
 
 def for_model(predictor, test_images_md5: Optional[str] = None) -> Optional[Reference]:
@@ -117,4 +132,3 @@ def for_model(predictor, test_images_md5: Optional[str] = None) -> Optional[Refe
     if test_images_md5 and record.test_images_md5 != test_images_md5:
         raise _fail(record.path, "it was computed on other test images")
     return record
-

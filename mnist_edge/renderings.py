@@ -16,6 +16,7 @@ and by ``mnist-edge train --augment``.
 from __future__ import annotations
 
 import io
+import itertools
 from typing import Callable, Dict
 
 import numpy as np
@@ -28,7 +29,7 @@ Rendering = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 def ink_box(digit: np.ndarray) -> np.ndarray:
     """The digit's ink (float in [0, 1]) cropped to its bounding box."""
     ys, xs = np.nonzero(digit > 0)
-    return digit[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.float32) / 255.0
+    return digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255.0
 
 
 def fit_square(ink: np.ndarray, side: int, stretch: bool = False) -> np.ndarray:
@@ -43,7 +44,7 @@ def fit_square(ink: np.ndarray, side: int, stretch: bool = False) -> np.ndarray:
     small = np.clip(resize(ink, (new_w, new_h), "box" if shrink else "bilinear"), 0, 1)
     frame = np.zeros((side, side), np.float32)
     top, left = (side - new_h) // 2, (side - new_w) // 2
-    frame[top:top + new_h, left:left + new_w] = small
+    frame[top : top + new_h, left : left + new_w] = small
     return frame / max(float(frame.max()), 1e-6)
 
 
@@ -86,11 +87,13 @@ def thin(mask: np.ndarray) -> np.ndarray:
     while True:
         changed = False
         for step in (0, 1):
-            p = [np.roll(np.roll(skel, -dy, 0), -dx, 1) for dy, dx in
-                 ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]
+            p = [
+                np.roll(np.roll(skel, -dy, 0), -dx, 1)
+                for dy, dx in ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+            ]
             neighbours = sum(q.astype(np.int8) for q in p)
             ring = p + [p[0]]
-            transitions = sum((~a & b).astype(np.int8) for a, b in zip(ring[:-1], ring[1:]))
+            transitions = sum((~a & b).astype(np.int8) for a, b in itertools.pairwise(ring))
             if step == 0:
                 cond = ~(p[0] & p[2] & p[4]) & ~(p[2] & p[4] & p[6])
             else:
@@ -116,8 +119,9 @@ def pen(skel: np.ndarray, radius: int) -> np.ndarray:
     return ink
 
 
-def on_paper(ink: np.ndarray, rng: np.random.Generator, margin: float = 0.3,
-             paper=(0.85, 1.0), ink_level=(0.0, 0.25)) -> np.ndarray:
+def on_paper(
+    ink: np.ndarray, rng: np.random.Generator, margin: float = 0.3, paper=(0.85, 1.0), ink_level=(0.0, 0.25)
+) -> np.ndarray:
     """Dark ink on light paper with a margin, a little noise."""
     img = with_margin(ink, margin)
     p, k = rng.uniform(*paper), rng.uniform(*ink_level)
@@ -126,6 +130,7 @@ def on_paper(ink: np.ndarray, rng: np.random.Generator, margin: float = 0.3,
 
 
 # -- the renderings ---------------------------------------------------------------
+
 
 def scan_tight(digit, rng, side=16, light=True, factor=1):
     """A size-normalised scan: the digit fills a side x side frame (light on dark)."""
@@ -191,7 +196,7 @@ def broken(digit, rng, side=160):
     ys, xs = np.nonzero(skel)
     for _ in range(3):
         k = rng.integers(len(ys))
-        skel[max(0, ys[k] - 4):ys[k] + 5, max(0, xs[k] - 4):xs[k] + 5] = False
+        skel[max(0, ys[k] - 4) : ys[k] + 5, max(0, xs[k] - 4) : xs[k] + 5] = False
     return to_u8(on_paper(pen(skel, 5), rng))
 
 
@@ -203,7 +208,7 @@ def dotted(digit, rng, side=160, spacing=12):
     for y, x in zip(*np.nonzero(skel)):  # a few hundred pixels: test material, not a hot path
         if not blocked[y, x]:
             dots[y, x] = True
-            blocked[max(0, y - spacing + 1):y + spacing, max(0, x - spacing + 1):x + spacing] = True
+            blocked[max(0, y - spacing + 1) : y + spacing, max(0, x - spacing + 1) : x + spacing] = True
     return to_u8(on_paper(pen(dots, 4), rng))
 
 
@@ -243,8 +248,8 @@ def huge_page(digit, rng):
     glyph = enlarge(ink_box(digit), 32, "bilinear")
     glyph = np.clip(resize(glyph, (round(900 * glyph.shape[1] / glyph.shape[0]), 900), "bilinear"), 0, 1)
     y, x = int(rng.integers(100, 3000 - 1000)), int(rng.integers(100, 4000 - glyph.shape[1] - 100))
-    region = page[y:y + glyph.shape[0], x:x + glyph.shape[1]]
-    page[y:y + glyph.shape[0], x:x + glyph.shape[1]] = region * (1 - glyph) + 0.1 * glyph
+    region = page[y : y + glyph.shape[0], x : x + glyph.shape[1]]
+    page[y : y + glyph.shape[0], x : x + glyph.shape[1]] = region * (1 - glyph) + 0.1 * glyph
     return to_u8(page)
 
 

@@ -18,8 +18,7 @@ from typing import Optional
 import numpy as np
 
 
-def render_photo(digit: np.ndarray, rng: np.random.Generator, jpeg: bool = True,
-                 grid: bool = True) -> bytes:
+def render_photo(digit: np.ndarray, rng: np.random.Generator, jpeg: bool = True, grid: bool = True) -> bytes:
     """Renders one 28x28 MNIST digit as a photo of ink on squared paper.
 
     Args:
@@ -44,8 +43,9 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator, jpeg: bool = True,
         canvas[offset_y::pitch, :] -= line
         canvas[:, offset_x::pitch] -= line
     # Paper texture: low-amplitude, blurred noise.
-    texture = Image.fromarray((rng.normal(0, 1, (height, width)) * 40 + 128).clip(0, 255)
-                              .astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.5))
+    texture = Image.fromarray(
+        (rng.normal(0, 1, (height, width)) * 40 + 128).clip(0, 255).astype(np.uint8)
+    ).filter(ImageFilter.GaussianBlur(1.5))
     canvas += (np.asarray(texture, dtype=np.float32) - 128) / 255 * 0.08
 
     size = int(rng.integers(int(0.25 * min(width, height)), int(0.7 * min(width, height))))
@@ -54,18 +54,19 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator, jpeg: bool = True,
     y = int(rng.integers(0, height - size))
     x = int(rng.integers(0, width - size))
     ink = rng.uniform(0.05, 0.25)
-    region = canvas[y:y + size, x:x + size]
-    canvas[y:y + size, x:x + size] = region * (1 - alpha) + ink * alpha
+    region = canvas[y : y + size, x : x + size]
+    canvas[y : y + size, x : x + size] = region * (1 - alpha) + ink * alpha
 
     # Uneven light: a linear gradient in a random direction and a soft shadow.
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(angle) * xx / width + np.sin(angle) * yy / height)
+    ramp = np.cos(angle) * xx / width + np.sin(angle) * yy / height
     ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
     light = 1.0 - rng.uniform(0.15, 0.4) * ramp
     shadow_angle = rng.uniform(0, 2 * np.pi)
-    edge = (np.cos(shadow_angle) * (xx - width * rng.uniform(0.2, 0.8))
-            + np.sin(shadow_angle) * (yy - height * rng.uniform(0.2, 0.8)))
+    edge = np.cos(shadow_angle) * (xx - width * rng.uniform(0.2, 0.8)) + np.sin(shadow_angle) * (
+        yy - height * rng.uniform(0.2, 0.8)
+    )
     shadow = 1.0 - rng.uniform(0.15, 0.35) / (1.0 + np.exp(-edge / 25.0))
     canvas = canvas * light * shadow
 

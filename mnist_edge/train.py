@@ -133,18 +133,25 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions,
-             log: Callable[[str], None]) -> TrainingSet:
+def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions, log: Callable[[str], None]) -> TrainingSet:
     """Clean digits, augmented digits and outliers, with their targets and weights."""
     from mnist_edge import augment, outliers
 
     parts_x, parts_y = [x], [y]
     if options.augment_copies:
-        log(f"augment: {options.augment_copies} cop{'y' if options.augment_copies == 1 else 'ies'}"
-            f" of {len(y)} digits drawn as real images arrive, through the front-end")
+        log(
+            f"augment: {options.augment_copies} cop{'y' if options.augment_copies == 1 else 'ies'}"
+            f" of {len(y)} digits drawn as real images arrive, through the front-end"
+        )
         key = (_digest(x), _digest(y), options.augment_copies, options.seed)
-        arrays = augment.cached("digits", key, lambda: dict(zip(("x", "y"), augment.augmented_digits(
-            x, y, options.augment_copies, options.seed, log=log))), log)
+        arrays = augment.cached(
+            "digits",
+            key,
+            lambda: dict(
+                zip(("x", "y"), augment.augmented_digits(x, y, options.augment_copies, options.seed, log=log))
+            ),
+            log,
+        )
         parts_x.append(arrays["x"])
         parts_y.append(arrays["y"])
     digits_x, digits_y = np.concatenate(parts_x), np.concatenate(parts_y)
@@ -152,13 +159,23 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions,
     weights = np.ones(len(digits_y), np.float32)
     counts = {"digits": int(len(y)), "augmented": int(len(digits_y) - len(y)), "outliers": 0}
     if options.outliers:
-        log(f"augment: {options.outliers} non-digits (letters, shapes, scribbles, pages,"
-            f" garments) through the front-end")
+        log(
+            f"augment: {options.outliers} non-digits (letters, shapes, scribbles, pages,"
+            f" garments) through the front-end"
+        )
         fonts, garments = outliers.training_fonts(), _garments(options)
-        key = (options.outliers, options.seed, tuple(fonts),
-               _digest(garments) if garments is not None else None)
-        ox = augment.cached("outliers", key, lambda: {"x": augment.outlier_images(
-            options.outliers, options.seed, fonts, garments, log=log)}, log)["x"]
+        key = (
+            options.outliers,
+            options.seed,
+            tuple(fonts),
+            _digest(garments) if garments is not None else None,
+        )
+        ox = augment.cached(
+            "outliers",
+            key,
+            lambda: {"x": augment.outlier_images(options.outliers, options.seed, fonts, garments, log=log)},
+            log,
+        )["x"]
         digits_x = np.concatenate([digits_x, ox])
         targets = np.concatenate([targets, np.full((len(ox), 10), 0.1, np.float32)])
         weights = np.concatenate([weights, np.full(len(ox), OUTLIER_WEIGHT, np.float32)])
@@ -166,15 +183,17 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions,
     return TrainingSet(digits_x, targets, weights, counts)
 
 
-def _pipeline(tf, x: np.ndarray, labels: np.ndarray, weights: Optional[np.ndarray],
-              batch_size: int, seed: int):
+def _pipeline(
+    tf, x: np.ndarray, labels: np.ndarray, weights: Optional[np.ndarray], batch_size: int, seed: int
+):
     """A seeded, shuffled, batched tf.data pipeline of float32 pixels / 255."""
-    tensors = (data_mod.normalize(x), labels) if weights is None else (
-        data_mod.normalize(x), labels, weights)
-    return (tf.data.Dataset.from_tensor_slices(tensors)
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-            .prefetch(tf.data.AUTOTUNE))
+    tensors = (data_mod.normalize(x), labels) if weights is None else (data_mod.normalize(x), labels, weights)
+    return (
+        tf.data.Dataset.from_tensor_slices(tensors)
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def _compile(model, keras, options: TrainOptions, steps: int) -> int:
@@ -207,8 +226,10 @@ def _progress_callback(keras, epochs: int, history: list, log: Callable[[str], N
                 "seconds": round(time.perf_counter() - self._t0, 3),
             }
             history.append(row)
-            log(f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}  "
-                f"accuracy {row['accuracy']:.4f}  ({row['seconds']:.1f} s)")
+            log(
+                f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}  "
+                f"accuracy {row['accuracy']:.4f}  ({row['seconds']:.1f} s)"
+            )
 
     return Progress()
 
@@ -217,8 +238,9 @@ def _fit(model, tf, keras, x, y, options: TrainOptions, log):
     """Builds the training set and fits; returns (history, seconds, counts, spe)."""
     if options.robust:
         train_set = assemble(x, y, options, log)
-        pipeline = _pipeline(tf, train_set.x, train_set.targets, train_set.weights,
-                             options.batch_size, options.seed)
+        pipeline = _pipeline(
+            tf, train_set.x, train_set.targets, train_set.weights, options.batch_size, options.seed
+        )
         n, counts = len(train_set.x), train_set.counts
     else:
         pipeline = _pipeline(tf, x, y.astype(np.int32), None, options.batch_size, options.seed)
@@ -226,8 +248,13 @@ def _fit(model, tf, keras, x, y, options: TrainOptions, log):
     spe = _compile(model, keras, options, -(-n // options.batch_size))
     history = []
     started = time.perf_counter()
-    model.fit(pipeline, epochs=options.epochs, verbose=0, shuffle=False,
-              callbacks=[_progress_callback(keras, options.epochs, history, log)])
+    model.fit(
+        pipeline,
+        epochs=options.epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=[_progress_callback(keras, options.epochs, history, log)],
+    )
     return history, time.perf_counter() - started, counts, spe
 
 
@@ -248,26 +275,40 @@ def _calibrate_abstention(model, held_out, options: TrainOptions, log) -> Option
 
     hx, hy = held_out
     ax, _ = augment.augmented_digits(hx, hy, 1, options.seed + 1000, log=log)
-    others = augment.outlier_images(2000, options.seed + 1000, outliers.training_fonts(),
-                                    _garments(options), log=log)
+    others = augment.outlier_images(
+        2000, options.seed + 1000, outliers.training_fonts(), _garments(options), log=log
+    )
 
     def confidence(images):
-        return keras_probabilities(model, data_mod.normalize(images)).max(axis=1) if len(images) \
-            else np.zeros(0)
+        return (
+            keras_probabilities(model, data_mod.normalize(images)).max(axis=1) if len(images) else np.zeros(0)
+        )
 
     digits = confidence(hx)
     threshold = abstain.calibrate(digits)
-    rates = abstain.abstain_rates({"held_out_digits": digits, "augmented_digits": confidence(ax),
-                                   "non_digits": confidence(others)}, threshold)
-    log(f"abstain: min confidence {threshold:.4f}; answered 'not a digit': " +
-        ", ".join(f"{k} {v:.1%}" for k, v in rates.items()))
-    return {"min_confidence": threshold, "target_digit_rate": abstain.DIGIT_ABSTAIN_RATE,
-            "calibration": {"held_out_digits": int(len(hx)), "augmented_digits": int(len(ax)),
-                            "non_digits": int(len(others)), "rates": rates}}
+    rates = abstain.abstain_rates(
+        {"held_out_digits": digits, "augmented_digits": confidence(ax), "non_digits": confidence(others)},
+        threshold,
+    )
+    log(
+        f"abstain: min confidence {threshold:.4f}; answered 'not a digit': "
+        + ", ".join(f"{k} {v:.1%}" for k, v in rates.items())
+    )
+    return {
+        "min_confidence": threshold,
+        "target_digit_rate": abstain.DIGIT_ABSTAIN_RATE,
+        "calibration": {
+            "held_out_digits": int(len(hx)),
+            "augmented_digits": int(len(ax)),
+            "non_digits": int(len(others)),
+            "rates": rates,
+        },
+    }
 
 
-def _metadata(options: TrainOptions, dataset, counts, spe, threads, history, test, seconds,
-              params, abstain_info) -> dict:
+def _metadata(
+    options: TrainOptions, dataset, counts, spe, threads, history, test, seconds, params, abstain_info
+) -> dict:
     return {
         "format": "mnist-edge/model-metadata/1",
         "model": None,  # filled in with the final path
@@ -277,13 +318,18 @@ def _metadata(options: TrainOptions, dataset, counts, spe, threads, history, tes
         "training_set": counts,
         "seed": options.seed,
         "hyperparameters": {
-            "epochs": options.epochs, "batch_size": options.batch_size,
-            "optimizer": DEFAULTS["optimizer"], "learning_rate": DEFAULTS["learning_rate"],
+            "epochs": options.epochs,
+            "batch_size": options.batch_size,
+            "optimizer": DEFAULTS["optimizer"],
+            "learning_rate": DEFAULTS["learning_rate"],
             "learning_rate_schedule": "cosine decay" if options.robust else "constant",
-            "loss": "categorical_crossentropy (outliers: uniform targets)" if options.robust
+            "loss": "categorical_crossentropy (outliers: uniform targets)"
+            if options.robust
             else DEFAULTS["loss"],
-            "dropout": DEFAULTS["dropout"], "preprocessing": "float32 pixels / 255",
-            "steps_per_execution": spe, "augment_copies": options.augment_copies,
+            "dropout": DEFAULTS["dropout"],
+            "preprocessing": "float32 pixels / 255",
+            "steps_per_execution": spe,
+            "augment_copies": options.augment_copies,
             "outliers": options.outliers,
         },
         "threads": threads,
@@ -313,7 +359,7 @@ def _save(model, meta: dict, out_dir: Path, stem: str) -> None:
 
 
 def train(
-    dataset: "data_mod.Dataset",
+    dataset: data_mod.Dataset,
     out_dir: os.PathLike,
     arch: str = "mlp",
     epochs: int = DEFAULTS["epochs"],
@@ -348,8 +394,9 @@ def train(
     Raises:
         OutputError: when ``out_dir`` cannot be written.
     """
-    options = TrainOptions(arch, epochs, batch_size, seed, train_limit, augment_copies, outliers,
-                           outlier_data)
+    options = TrainOptions(
+        arch, epochs, batch_size, seed, train_limit, augment_copies, outliers, outlier_data
+    )
     out_dir = fsutil.ensure_writable_dir(out_dir)
     tf = __import__("mnist_edge._tf", fromlist=["import_tf"]).import_tf()
     import keras
@@ -365,8 +412,18 @@ def train(
     history, seconds, counts, spe = _fit(model, tf, keras, x, y, options, log)
     test = _test_metrics(model, dataset)
     abstain_info = _calibrate_abstention(model, held_out, options, log)
-    meta = _metadata(options, dataset, counts, spe, threads, history, test, seconds,
-                     int(model.count_params()), abstain_info)
+    meta = _metadata(
+        options,
+        dataset,
+        counts,
+        spe,
+        threads,
+        history,
+        test,
+        seconds,
+        int(model.count_params()),
+        abstain_info,
+    )
     _save(model, meta, out_dir, model_stem(dataset.name, arch))
     return meta
 

@@ -37,8 +37,9 @@ def main():
     tf = import_tf()
     import keras
 
-    wrong = keras.Sequential([keras.Input((32, 32)), keras.layers.Flatten(),
-                              keras.layers.Dense(5, activation="softmax")])
+    wrong = keras.Sequential(
+        [keras.Input((32, 32)), keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")]
+    )
     converter = tf.lite.TFLiteConverter.from_keras_model(wrong)
     (out / "wrong_shape_32x32_to_5.tflite").write_bytes(export.convert(converter))
     print(f"fixtures written to {out}")

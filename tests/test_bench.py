@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from mnist_edge.cli import main  # noqa: E402
+from mnist_edge.cli import main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -24,10 +24,25 @@ def bench_run(tmp_path_factory, exported, full_model, mnist_dir):
     for p in out.glob("mnist_mlp_*"):
         shutil.copy(p, folder / p.name)
     report = folder / "report"
-    result = CliRunner().invoke(main, ["bench", "--keras", str(folder / "mnist_mlp.keras"),
-                                       "--data-dir", str(mnist_dir), "--threads", "1,2",
-                                       "--runs", "200", "--warmup", "20", "--json",
-                                       "--report", str(report)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "--keras",
+            str(folder / "mnist_mlp.keras"),
+            "--data-dir",
+            str(mnist_dir),
+            "--threads",
+            "1,2",
+            "--runs",
+            "200",
+            "--warmup",
+            "20",
+            "--json",
+            "--report",
+            str(report),
+        ],
+    )
     return folder, result
 
 
@@ -37,15 +52,34 @@ def test_bench_json_document(bench_run):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     env = doc["environment"]
-    for key in ("cpu", "cores", "os", "python", "numpy", "interpreter", "interpreter_version",
-                "threads", "delegate"):
+    for key in (
+        "cpu",
+        "cores",
+        "os",
+        "python",
+        "numpy",
+        "interpreter",
+        "interpreter_version",
+        "threads",
+        "delegate",
+    ):
         assert key in env
     assert env["threads"] == [1, 2]
     formats = [m["format"] for m in doc["models"]]
     assert formats == ["keras", "dynamic", "float16", "float32", "int8"]
     for m in doc["models"]:
-        for key in ("path", "format", "quantization", "size_bytes", "accuracy", "agreement",
-                    "latency_us", "invoke_latency_us", "throughput_ips", "peak_rss_bytes"):
+        for key in (
+            "path",
+            "format",
+            "quantization",
+            "size_bytes",
+            "accuracy",
+            "agreement",
+            "latency_us",
+            "invoke_latency_us",
+            "throughput_ips",
+            "peak_rss_bytes",
+        ):
             assert key in m, (m["format"], key)
         assert set(m["latency_us"]) >= {"p50", "p90", "p99", "mean", "std", "runs"}
         assert m["latency_us"]["p50"] <= m["latency_us"]["p90"] <= m["latency_us"]["p99"]
@@ -54,7 +88,11 @@ def test_bench_json_document(bench_run):
             assert m["peak_rss_bytes"] > 10e6 and m["load_ms"]["cold"] > 0
             assert len(m["sweep"]) == 4  # 2 thread counts x XNNPACK on/off
             assert {(r["threads"], r["xnnpack"]) for r in m["sweep"]} == {
-                (1, True), (1, False), (2, True), (2, False)}
+                (1, True),
+                (1, False),
+                (2, True),
+                (2, False),
+            }
             assert len(m["per_class_accuracy_diff"]) == 10
             assert m["throughput_ips"] > 1000
     int8 = next(m for m in doc["models"] if m["format"] == "int8")
@@ -108,14 +146,29 @@ def test_bench_bad_files_still_benchmarks_the_rest(runner, tmp_path, small_model
     good = FIXTURES / "mnist_mlp_int8_uint8io.tflite"
     corrupt = tmp_path / "corrupt.tflite"
     corrupt.write_bytes(good.read_bytes()[:3000])
-    args = ["bench", "--keras", str(tmp_path / "mnist_mlp.keras"), "--data-dir", str(mnist_dir),
-            "--runs", "20", "--warmup", "2", "--tflite", str(tmp_path / "missing.tflite"),
-            "--tflite", str(corrupt), "--tflite", str(FIXTURES / "wrong_shape_32x32_to_5.tflite"),
-            "--tflite", str(good)]
+    args = [
+        "bench",
+        "--keras",
+        str(tmp_path / "mnist_mlp.keras"),
+        "--data-dir",
+        str(mnist_dir),
+        "--runs",
+        "20",
+        "--warmup",
+        "2",
+        "--tflite",
+        str(tmp_path / "missing.tflite"),
+        "--tflite",
+        str(corrupt),
+        "--tflite",
+        str(FIXTURES / "wrong_shape_32x32_to_5.tflite"),
+        "--tflite",
+        str(good),
+    ]
     result = runner.invoke(main, args)
     assert result.exit_code == 4, result.output
     assert "Traceback" not in result.output
-    errors = [l for l in result.stderr.splitlines() if ": error: " in l]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 3
     assert "model file not found" in errors[0]
     assert "corrupt or truncated TFLite model" in errors[1]

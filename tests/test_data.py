@@ -33,8 +33,7 @@ def test_raw_uncompressed_files_load(tmp_path, mnist_dir):
 
 def test_keras_npz_is_verified_by_the_same_md5(tmp_path, mnist):
     path = tmp_path / "mnist.npz"
-    np.savez(path, x_train=mnist.x_train, y_train=mnist.y_train,
-             x_test=mnist.x_test, y_test=mnist.y_test)
+    np.savez(path, x_train=mnist.x_train, y_train=mnist.y_train, x_test=mnist.x_test, y_test=mnist.y_test)
     loaded = data.load(path)
     assert loaded.name == "mnist" and loaded.verified
     # A folder holding only mnist.npz works too.
@@ -66,8 +65,10 @@ def _custom_dataset(folder, n_train=50, n_test=20, train_labels=None):
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     _write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (n_train, 28, 28)))
-    _write_idx(folder / "train-labels-idx1-ubyte.gz",
-               train_labels if train_labels is not None else np.arange(n_train) % 10)
+    _write_idx(
+        folder / "train-labels-idx1-ubyte.gz",
+        train_labels if train_labels is not None else np.arange(n_train) % 10,
+    )
     _write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (n_test, 28, 28)))
     _write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.arange(n_test) % 10)
     return folder
@@ -137,8 +138,15 @@ def _break_label_range(d):
     return "label 42 out of range"
 
 
-BREAKERS = [_break_missing_file, _break_truncated_gzip, _break_magic, _break_count,
-            _break_payload_size, _break_one_byte, _break_label_range]
+BREAKERS = [
+    _break_missing_file,
+    _break_truncated_gzip,
+    _break_magic,
+    _break_count,
+    _break_payload_size,
+    _break_one_byte,
+    _break_label_range,
+]
 
 
 @pytest.mark.parametrize("breaker", BREAKERS, ids=lambda f: f.__name__[7:])
@@ -174,7 +182,7 @@ def test_missing_folder_option_is_a_usage_error(tmp_path, runner):
 def test_corrupt_npz(tmp_path):
     p = tmp_path / "mnist.npz"
     p.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(data.DataError, match="not a readable .npz"):
+    with pytest.raises(data.DataError, match=r"not a readable \.npz"):
         data.load(p)
 
 

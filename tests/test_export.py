@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from mnist_edge import export, runtime  # noqa: E402
-from mnist_edge.cli import main  # noqa: E402
+from mnist_edge import export, runtime
+from mnist_edge.cli import main
 
 
 def _ops(path):
@@ -28,8 +28,11 @@ def test_export_all_meets_targets(exported):
     assert set(arts) == {"none", "float16", "dynamic", "int8"}
     assert result["passed"] and all(a["passed"] for a in arts.values())
     assert [Path(a["path"]).name for a in result["artifacts"]] == [
-        "mnist_mlp_float32.tflite", "mnist_mlp_float16.tflite",
-        "mnist_mlp_dynamic.tflite", "mnist_mlp_int8.tflite"]
+        "mnist_mlp_float32.tflite",
+        "mnist_mlp_float16.tflite",
+        "mnist_mlp_dynamic.tflite",
+        "mnist_mlp_int8.tflite",
+    ]
     assert arts["none"]["agreement"] == 1.0
     assert arts["int8"]["size_bytes"] <= 0.27 * arts["none"]["size_bytes"]
     assert arts["int8"]["agreement"] >= 0.995
@@ -40,9 +43,11 @@ def test_export_all_meets_targets(exported):
     # Nothing else was left behind (no staging folders or temp files): the
     # models, their sidecars and the one reference record they share.
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([Path(a["path"]).name for a in arts.values()]
-                           + [Path(a["path"]).stem + ".json" for a in arts.values()]
-                           + ["mnist_mlp.reference.npz"])
+    assert names == sorted(
+        [Path(a["path"]).name for a in arts.values()]
+        + [Path(a["path"]).stem + ".json" for a in arts.values()]
+        + ["mnist_mlp.reference.npz"]
+    )
 
 
 @pytest.mark.slow
@@ -119,8 +124,7 @@ def test_int8_io_variants(tmp_path, full_model, mnist, io_type, dtype):
 def test_calibrating_on_0_255_data_is_caught(tmp_path, full_model, mnist):
     """The classic mistake: calibrate on raw pixels, infer on /255 data."""
     wrong = export.representative_images(mnist, 500, 0) * 255.0
-    result = export.export(full_model[0], tmp_path, ["int8"], dataset=mnist,
-                           calibration_images=wrong)
+    result = export.export(full_model[0], tmp_path, ["int8"], dataset=mnist, calibration_images=wrong)
     art = result["artifacts"][0]
     assert art["accuracy"] < 0.2  # ~9-10 %: every image looks almost black
     assert not art["passed"] and not result["passed"]
@@ -128,8 +132,20 @@ def test_calibrating_on_0_255_data_is_caught(tmp_path, full_model, mnist):
 
 
 def test_failed_gate_exit_code_and_keep_failed(runner, tmp_path, small_model, mnist_dir):
-    args = ["export", "--model", str(small_model), "--quantize", "int8",
-            "--data-dir", str(mnist_dir), "--min-agreement", "1.0", "--max-drop", "0", "--json"]
+    args = [
+        "export",
+        "--model",
+        str(small_model),
+        "--quantize",
+        "int8",
+        "--data-dir",
+        str(mnist_dir),
+        "--min-agreement",
+        "1.0",
+        "--max-drop",
+        "0",
+        "--json",
+    ]
     result = runner.invoke(main, args + ["--out", str(tmp_path / "a")])
     assert result.exit_code == 3, result.output
     doc = json.loads(result.stdout)
@@ -144,15 +160,39 @@ def test_failed_gate_exit_code_and_keep_failed(runner, tmp_path, small_model, mn
 
 
 def test_quick_export_table_and_json(runner, tmp_path, small_model, mnist_dir):
-    result = runner.invoke(main, ["export", "--model", str(small_model), "--quantize", "none",
-                                  "--quantize", "int8", "--data-dir", str(mnist_dir),
-                                  "--out", str(tmp_path), "--json", "--c-array", "--debug"])
+    result = runner.invoke(
+        main,
+        [
+            "export",
+            "--model",
+            str(small_model),
+            "--quantize",
+            "none",
+            "--quantize",
+            "int8",
+            "--data-dir",
+            str(mnist_dir),
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--c-array",
+            "--debug",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [a["quantization"] for a in doc["artifacts"]] == ["none", "int8"]
     for a in doc["artifacts"]:
-        for key in ("path", "quantization", "io_dtype", "size_bytes", "accuracy", "agreement",
-                    "max_abs_diff", "passed"):
+        for key in (
+            "path",
+            "quantization",
+            "io_dtype",
+            "size_bytes",
+            "accuracy",
+            "agreement",
+            "max_abs_diff",
+            "passed",
+        ):
             assert key in a
     assert "format" in result.stderr and "agreement" in result.stderr and "pass" in result.stderr
     assert "INFO:" not in result.stderr and "fully_quantize" not in result.stderr
@@ -163,8 +203,9 @@ def test_quick_export_table_and_json(runner, tmp_path, small_model, mnist_dir):
 
 
 def test_c_array_compiles_to_the_same_bytes(tmp_path, small_model, mnist):
-    result = export.export(small_model, tmp_path, ["int8"], dataset=mnist, c_array=True,
-                           max_drop_pp=100, min_agreement=0)
+    result = export.export(
+        small_model, tmp_path, ["int8"], dataset=mnist, c_array=True, max_drop_pp=100, min_agreement=0
+    )
     tflite = (tmp_path / "mnist_mlp_int8.tflite").read_bytes()
     header = (tmp_path / "mnist_mlp_int8.h").read_text()
     assert "extern const unsigned char g_mnist_mlp_int8_model[];" in header
@@ -173,10 +214,22 @@ def test_c_array_compiles_to_the_same_bytes(tmp_path, small_model, mnist):
     main_cc.write_text(
         '#include <cstdio>\n#include <cstdint>\n#include "mnist_mlp_int8.h"\n'
         "int main() { if (reinterpret_cast<uintptr_t>(g_mnist_mlp_int8_model) % 16) return 2;\n"
-        "  fwrite(g_mnist_mlp_int8_model, 1, g_mnist_mlp_int8_model_len, stdout); return 0; }\n")
+        "  fwrite(g_mnist_mlp_int8_model, 1, g_mnist_mlp_int8_model_len, stdout); return 0; }\n"
+    )
     exe = tmp_path / "dump"
-    subprocess.run(["g++", "-std=c++11", "-o", str(exe), str(main_cc),
-                    str(tmp_path / "mnist_mlp_int8.cc"), "-I", str(tmp_path)], check=True)
+    subprocess.run(
+        [
+            "g++",
+            "-std=c++11",
+            "-o",
+            str(exe),
+            str(main_cc),
+            str(tmp_path / "mnist_mlp_int8.cc"),
+            "-I",
+            str(tmp_path),
+        ],
+        check=True,
+    )
     assert subprocess.run([str(exe)], capture_output=True, check=True).stdout == tflite
     assert result["artifacts"][0]["extra_files"][0].endswith(".h")
 
@@ -184,8 +237,9 @@ def test_c_array_compiles_to_the_same_bytes(tmp_path, small_model, mnist):
 def _save_model(path, in_shape, classes):
     import keras
 
-    model = keras.Sequential([keras.Input(in_shape), keras.layers.Flatten(),
-                              keras.layers.Dense(classes, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input(in_shape), keras.layers.Flatten(), keras.layers.Dense(classes, activation="softmax")]
+    )
     model.save(path)
     return path
 
@@ -208,8 +262,9 @@ def test_bad_model_one_line_no_partial_file(runner, tmp_path, mnist_dir, case):
         model, expect = _save_model(tmp_path / "big.keras", (32, 32), 10), "expected (None, 28, 28)"
     else:
         model, expect = _save_model(tmp_path / "five.keras", (28, 28), 5), "expected (None, 10)"
-    result = runner.invoke(main, ["export", "--model", str(model), "--out", str(out),
-                                  "--data-dir", str(mnist_dir)])
+    result = runner.invoke(
+        main, ["export", "--model", str(model), "--out", str(out), "--data-dir", str(mnist_dir)]
+    )
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expect in lines[0], result.stderr
@@ -226,8 +281,7 @@ def test_unwritable_out(runner, tmp_path, small_model):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_ctrl_c_mid_export_leaves_no_partial_file(runner, tmp_path, small_model, mnist_dir,
-                                                  monkeypatch):
+def test_ctrl_c_mid_export_leaves_no_partial_file(runner, tmp_path, small_model, mnist_dir, monkeypatch):
     calls = {"n": 0}
     real = export.validate_model_outputs
 
@@ -238,13 +292,28 @@ def test_ctrl_c_mid_export_leaves_no_partial_file(runner, tmp_path, small_model,
         return real(*args, **kwargs)
 
     monkeypatch.setattr(export, "validate_model_outputs", interrupt_second)
-    result = runner.invoke(main, ["export", "--model", str(small_model), "--out", str(tmp_path),
-                                  "--data-dir", str(mnist_dir), "--quantize", "none",
-                                  "--quantize", "float16"])
+    result = runner.invoke(
+        main,
+        [
+            "export",
+            "--model",
+            str(small_model),
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(mnist_dir),
+            "--quantize",
+            "none",
+            "--quantize",
+            "float16",
+        ],
+    )
     assert result.exit_code == 130 and "interrupted" in result.stderr
     assert "Traceback" not in result.output
     # The first format completed and passed; the interrupted one left nothing.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist_mlp.reference.npz",
-                                                          "mnist_mlp_float32.json",
-                                                          "mnist_mlp_float32.tflite"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mnist_mlp.reference.npz",
+        "mnist_mlp_float32.json",
+        "mnist_mlp_float32.tflite",
+    ]
     assert "kept 3 finished files" in result.stderr

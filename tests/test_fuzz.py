@@ -21,8 +21,12 @@ REGRESSIONS = sorted(p for p in (FUZZ / "regressions").glob("*/*") if p.is_file(
 
 @pytest.mark.parametrize("path", REGRESSIONS, ids=[f"{p.parent.name}/{p.name}" for p in REGRESSIONS])
 def test_saved_findings_stay_fixed(path):
-    result = subprocess.run([sys.executable, str(FUZZ / "targets.py"), path.parent.name, str(path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(FUZZ / "targets.py"), path.parent.name, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
@@ -31,9 +35,19 @@ def test_saved_findings_stay_fixed(path):
 def test_fuzz_target(tmp_path, target):
     pytest.importorskip("atheris")
     result = subprocess.run(
-        [sys.executable, str(FUZZ / "run.py"), target, f"-max_total_time={BUDGET_SECONDS}",
-         "-rss_limit_mb=500", "-timeout=20", f"-artifact_prefix={tmp_path}/"],
-        capture_output=True, text=True, timeout=BUDGET_SECONDS + 120)
+        [
+            sys.executable,
+            str(FUZZ / "run.py"),
+            target,
+            f"-max_total_time={BUDGET_SECONDS}",
+            "-rss_limit_mb=500",
+            "-timeout=20",
+            f"-artifact_prefix={tmp_path}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=BUDGET_SECONDS + 120,
+    )
     runs = re.search(r"Done (\d+) runs", result.stderr)
     findings = sorted(p.name for p in tmp_path.iterdir())
     print(f"{target}: {runs.group(1) if runs else '?'} runs, findings: {findings or 'none'}")

@@ -21,30 +21,40 @@ import pytest
 from PIL import Image
 
 from mnist_edge import reading, runtime
-from mnist_edge.cli import main
 from mnist_edge.runtime import flatbuf
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEFAULT = runtime.default_model_path()
 
 
+# A small launcher runs the command and reports its peak RSS from RUSAGE_CHILDREN:
+# ru_maxrss of a process forked from this (large) test process would include the
+# pages it inherited, even after exec.
+LAUNCHER = (
+    "import json, resource, subprocess, sys\n"
+    "cmd = [sys.executable, '-m', 'mnist_edge'] + sys.argv[1:]\n"
+    "r = subprocess.run(cmd, capture_output=True, text=True)\n"
+    "print(json.dumps({'rc': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr,\n"
+    "    'maxrss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))\n"
+)
+
+
 def run_cli(args, **kwargs):
     """``python -m mnist_edge ARGS`` in a child: (returncode, stdout, stderr, peak RSS MB)."""
-    code = ("import resource, runpy, sys\n"
-            "sys.argv = ['mnist-edge'] + sys.argv[1:]\n"
-            "try:\n    runpy.run_module('mnist_edge', run_name='__main__')\n"
-            "finally:\n"
-            "    print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
-    result = subprocess.run([sys.executable, "-c", code] + [str(a) for a in args], capture_output=True,
-                            text=True, timeout=300, **kwargs)
-    lines = result.stderr.strip().splitlines()
-    rss = [int(l.split()[1]) / 1024 for l in lines if l.startswith("maxrss ")]
-    stderr = "\n".join(l for l in lines if not l.startswith("maxrss "))
-    return result.returncode, result.stdout, stderr, (rss[0] if rss else None)
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCHER] + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        **kwargs,
+    )
+    doc = json.loads(result.stdout)
+    return doc["rc"], doc["stdout"], doc["stderr"].strip(), doc["maxrss"] / 1024
 
 
 def error_lines(stderr):
-    return [l for l in stderr.splitlines() if l.strip()]
+    return [line for line in stderr.splitlines() if line.strip()]
 
 
 @pytest.fixture
@@ -55,6 +65,7 @@ def digit_png(tmp_path, mnist):
 
 
 # -- model files ------------------------------------------------------------------
+
 
 def tensor_quant_zero_point_offset(content: bytes, tensor_index: int) -> int:
     """Byte offset of a tensor's first zero point (int64) in a .tflite file."""
@@ -78,8 +89,11 @@ def test_out_of_range_zero_point_is_refused_not_a_segfault(tmp_path, digit_png):
     bad.write_bytes(patched(content, tensor_quant_zero_point_offset(content, 0), "q", 300))
     rc, _, stderr, _ = run_cli(["predict", "--model", bad, digit_png])
     assert rc == 1, stderr
-    assert error_lines(stderr) == [f"Error: {bad}: invalid TFLite model (tensor 0 (image) has a zero "
-                                   "point outside the uint8 range)"] or "zero point" in stderr
+    assert (
+        error_lines(stderr)
+        == [f"Error: {bad}: invalid TFLite model (tensor 0 (image) has a zero point outside the uint8 range)"]
+        or "zero point" in stderr
+    )
     assert len(error_lines(stderr)) == 1
 
 
@@ -129,11 +143,12 @@ def test_an_interpreter_crash_in_the_probe_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_EDGE_CACHE", str(tmp_path / "cache"))
     model = tmp_path / "m.tflite"
     shutil.copy(DEFAULT, model)
-    with pytest.raises(runtime.RuntimeModelError, match="crashed on this model .signal SIGSEGV"):
+    with pytest.raises(runtime.RuntimeModelError, match=r"crashed on this model \(signal SIGSEGV"):
         runtime.Predictor(model, untrusted=True)
 
 
 # -- data files ---------------------------------------------------------------------
+
 
 def idx_header(ndim, *dims):
     return struct.pack(">HBB", 0, 8, ndim) + struct.pack(">" + "I" * ndim, *dims)
@@ -159,12 +174,21 @@ def gzip_bomb(header: bytes, megabytes: int) -> bytes:
 
 
 DATA_CASES = [
-    ("dimensions overflowing 2^64", lambda: gzip.compress(idx_header(3, 2**31, 2**31, 4) + bytes(64)),
-     "more than MNIST-like data can be"),
-    ("1 MB gzip declaring 1 GiB", lambda: gzip_bomb(idx_header(3, 1_369_000, 28, 28), 1024),
-     "more than MNIST-like data can be"),
-    ("gzip longer than its header says", lambda: gzip_bomb(idx_header(3, 2, 28, 28), 300),
-     "truncated or padded"),
+    (
+        "dimensions overflowing 2^64",
+        lambda: gzip.compress(idx_header(3, 2**31, 2**31, 4) + bytes(64)),
+        "more than MNIST-like data can be",
+    ),
+    (
+        "1 MB gzip declaring 1 GiB",
+        lambda: gzip_bomb(idx_header(3, 1_369_000, 28, 28), 1024),
+        "more than MNIST-like data can be",
+    ),
+    (
+        "gzip longer than its header says",
+        lambda: gzip_bomb(idx_header(3, 2, 28, 28), 300),
+        "truncated or padded",
+    ),
 ]
 
 
@@ -178,14 +202,17 @@ def test_hostile_idx_files_are_one_line_and_small(tmp_path, name, make, message)
 
 def test_a_small_npz_that_expands_to_gigabytes_stops_at_its_header(tmp_path):
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
-                                                  "shape": (2_000_000, 28, 28)})
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (2_000_000, 28, 28)}
+    )
     path = tmp_path / "mnist.npz"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("x_train.npy", "w", force_zip64=True) as member:
-            member.write(np.lib.format.magic(1, 0) + header.getvalue()[8:])
-            for _ in range(200):
-                member.write(bytes(1 << 20))
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("x_train.npy", "w", force_zip64=True) as member,
+    ):
+        member.write(np.lib.format.magic(1, 0) + header.getvalue()[8:])
+        for _ in range(200):
+            member.write(bytes(1 << 20))
     assert path.stat().st_size < 1_000_000
     rc, _, stderr, rss = run_cli(["eval", "--model", DEFAULT, "--data-dir", path])
     assert rc == 1 and "more than MNIST-like data can be" in stderr, stderr
@@ -194,11 +221,13 @@ def test_a_small_npz_that_expands_to_gigabytes_stops_at_its_header(tmp_path):
 
 # -- images and inputs ------------------------------------------------------------------
 
+
 def test_a_huge_npy_is_refused_from_its_header(tmp_path, digit_png):
     path = tmp_path / "huge.npy"
     with open(path, "wb") as handle:
-        np.lib.format.write_array_header_1_0(handle, {"descr": "|u1", "fortran_order": False,
-                                                      "shape": (12000, 12000)})
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": "|u1", "fortran_order": False, "shape": (12000, 12000)}
+        )
         handle.truncate(handle.tell() + 12000 * 12000)
     rc, stdout, stderr, rss = run_cli(["predict", "--json", path, digit_png])
     assert rc == 4 and rss < 200, (stderr, rss)
@@ -211,11 +240,17 @@ def fake_png(path, width, height):
     import zlib
 
     def chunk(kind, payload):
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -280,6 +315,7 @@ def test_bad_batch_sizes_are_refused(batch_size, mnist):
 
 # -- sidecars -----------------------------------------------------------------------------
 
+
 def sidecar_case(edit):
     doc = json.loads(DEFAULT.with_suffix(".json").read_text())
     edit(doc)
@@ -295,8 +331,11 @@ SIDECAR_CASES = [
     ("edited zero point", lambda d: d["input"]["quantization"].update(zero_point=0), "disagrees with"),
     ("edited normalization", lambda d: d["input"]["normalization"].update(scale=1.0), "is not pixel / 255"),
     ("bad threshold", lambda d: d.update(abstain={"min_confidence": 7}), "min_confidence"),
-    ("reference outside", lambda d: d.update(reference={"file": "../x.npz", "sha256": "0" * 64}),
-     "file name beside the model"),
+    (
+        "reference outside",
+        lambda d: d.update(reference={"file": "../x.npz", "sha256": "0" * 64}),
+        "file name beside the model",
+    ),
 ]
 
 
@@ -320,13 +359,20 @@ def test_a_deeply_nested_sidecar_is_one_line(tmp_path):
 
 # -- writing ------------------------------------------------------------------------------
 
+
 def test_results_to_a_full_device_are_one_line(digit_png):
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "mnist_edge", "predict", "-q", str(digit_png)],
-                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "mnist_edge", "predict", "-q", str(digit_png)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode == 1
     assert error_lines(result.stderr) == [
-        "Error: cannot write the results to standard output (No space left on device)"]
+        "Error: cannot write the results to standard output (No space left on device)"
+    ]
 
 
 def test_debug_output_never_replaces_an_input(tmp_path, mnist):
@@ -343,8 +389,16 @@ def test_debug_output_never_replaces_an_input(tmp_path, mnist):
         assert len(stdout.strip().splitlines()) == 3  # debug images are never read as inputs
     assert photo.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == [
-        "notes.jpg", "notes.jpg.seen-2.png", "notes.jpg.seen.png", "notes.png", "notes.png.seen-2.png",
-        "notes.png.seen.png", "photo.png", "photo.png.seen-2.png", "photo.png.seen.png"]
+        "notes.jpg",
+        "notes.jpg.seen-2.png",
+        "notes.jpg.seen.png",
+        "notes.png",
+        "notes.png.seen-2.png",
+        "notes.png.seen.png",
+        "photo.png",
+        "photo.png.seen-2.png",
+        "photo.png.seen.png",
+    ]
 
 
 def test_debug_names_around_folders_and_long_names(tmp_path, mnist):
@@ -372,12 +426,13 @@ def _limit_file_size():
 
 
 def test_a_full_disk_for_debug_images_keeps_the_results(tmp_path, digit_png):
-    rc, stdout, stderr, _ = run_cli(["predict", "--json", "--debug-dir", tmp_path / "seen", digit_png],
-                                    preexec_fn=_limit_file_size)
+    rc, stdout, stderr, _ = run_cli(
+        ["predict", "--json", "--debug-dir", tmp_path / "seen", digit_png], preexec_fn=_limit_file_size
+    )
     assert rc == 4, stderr
     (result,) = json.loads(stdout)
     assert result["label"] == "7" and "debug image not saved" in result["error"]
-    assert not [p for p in (tmp_path / "seen").iterdir()]  # no partial file either
+    assert not list((tmp_path / "seen").iterdir())  # no partial file either
 
 
 def test_bench_report_into_an_unwritable_folder_fails_before_measuring(tmp_path):

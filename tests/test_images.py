@@ -20,7 +20,7 @@ def big_dark_on_light(digit, size=200, canvas=(320, 260), at=(90, 30)):
     ink = np.asarray(glyph, dtype=np.float32) / 255
     page = np.ones((canvas[1], canvas[0]), dtype=np.float32)
     x, y = at
-    page[y:y + size, x:x + size] = 1 - ink
+    page[y : y + size, x : x + size] = 1 - ink
     return Image.fromarray((page * 255).astype(np.uint8), mode="L")
 
 
@@ -52,9 +52,12 @@ def _save(img, path, **kwargs):
     return path
 
 
-FORMAT_MODES = [(fmt, mode) for fmt in ("png", "jpeg", "bmp", "gif", "webp", "tiff")
-                for mode in ("L", "RGB", "P", "RGBA")
-                if not (mode == "RGBA" and fmt in ("jpeg", "bmp"))]  # no alpha channel there
+FORMAT_MODES = [
+    (fmt, mode)
+    for fmt in ("png", "jpeg", "bmp", "gif", "webp", "tiff")
+    for mode in ("L", "RGB", "P", "RGBA")
+    if not (mode == "RGBA" and fmt in ("jpeg", "bmp"))
+]  # no alpha channel there
 
 
 @pytest.mark.parametrize("fmt,mode", FORMAT_MODES)
@@ -135,9 +138,13 @@ def test_photos_of_ink_on_squared_paper(mnist, predictor):
 def test_blank_images_are_no_digit(tmp_path):
     rng = np.random.default_rng(5)
     blanks = [Image.open(io.BytesIO(synth.render_blank(rng, grid=i % 2 == 0))) for i in range(16)]
-    blanks += [Image.new("L", (300, 200), 255), Image.new("L", (300, 200), 0),
-               Image.new("RGB", (64, 64), (120, 130, 140)), Image.new("L", (28, 28), 0),
-               Image.fromarray((rng.normal(128, 6, (240, 320))).clip(0, 255).astype(np.uint8))]
+    blanks += [
+        Image.new("L", (300, 200), 255),
+        Image.new("L", (300, 200), 0),
+        Image.new("RGB", (64, 64), (120, 130, 140)),
+        Image.new("L", (28, 28), 0),
+        Image.fromarray((rng.normal(128, 6, (240, 320))).clip(0, 255).astype(np.uint8)),
+    ]
     for k, img in enumerate(blanks):
         path = tmp_path / f"blank{k}.png"
         img.save(path)
@@ -154,7 +161,7 @@ def test_light_ink_on_a_dark_board(mnist, predictor):
         board = rng.uniform(0.1, 0.35) + rng.normal(0, 0.03, (400, 500))
         alpha = np.asarray(glyph, dtype=np.float64) / 255
         y, x = int(rng.integers(0, 220)), int(rng.integers(0, 320))
-        board[y:y + 180, x:x + 180] = board[y:y + 180, x:x + 180] * (1 - alpha) + 0.9 * alpha
+        board[y : y + 180, x : x + 180] = board[y : y + 180, x : x + 180] * (1 - alpha) + 0.9 * alpha
         form = runtime.to_mnist(np.clip(board, 0, 1).astype(np.float32))
         right += predictor.predict(form).label == mnist.y_test[i]
     assert right >= 45, right

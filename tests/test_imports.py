@@ -18,9 +18,11 @@ def _heavy(modules):
 
 
 def test_help_does_not_import_tensorflow():
-    code = ("from click.testing import CliRunner\nfrom mnist_edge.cli import main\n"
-            "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
-            "for verb in ('train', 'eval'):\n    assert verb in r.output, verb\n")
+    code = (
+        "from click.testing import CliRunner\nfrom mnist_edge.cli import main\n"
+        "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
+        "for verb in ('train', 'eval'):\n    assert verb in r.output, verb\n"
+    )
     assert _heavy(_modules_after(code)) == []
 
 

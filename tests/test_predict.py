@@ -23,8 +23,12 @@ def _png_chunk(kind, payload):
 def huge_png(path, side=30000):
     """A tiny file whose header claims a side x side 8-bit greyscale image."""
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-                     + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 100))
+        + _png_chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -70,9 +74,19 @@ def test_bad_inputs_one_line_each_good_ones_still_predicted(runner, tmp_path, di
     Image.new("L", (200, 200), 255).save(bad / "blank.png")
     no_images = tmp_path / "empty_dir"
     no_images.mkdir()
-    args = ["predict", "--json", str(digits / "d0.png"), str(tmp_path / "missing.png"),
-            str(bad / "empty.png"), str(bad / "truncated.png"), str(bad / "text.png"),
-            str(bad / "huge.png"), str(bad / "blank.png"), str(no_images), str(digits / "d1.png")]
+    args = [
+        "predict",
+        "--json",
+        str(digits / "d0.png"),
+        str(tmp_path / "missing.png"),
+        str(bad / "empty.png"),
+        str(bad / "truncated.png"),
+        str(bad / "text.png"),
+        str(bad / "huge.png"),
+        str(bad / "blank.png"),
+        str(no_images),
+        str(digits / "d1.png"),
+    ]
     result = runner.invoke(main, args)
     assert result.exit_code == 4, result.output
     assert "Traceback" not in result.output
@@ -80,13 +94,18 @@ def test_bad_inputs_one_line_each_good_ones_still_predicted(runner, tmp_path, di
     by_name = {Path(d["path"]).name: d for d in doc}
     assert by_name["d0.png"]["label"] == str(mnist.y_test[0])
     assert by_name["d1.png"]["label"] == str(mnist.y_test[1])
-    expect = {"missing.png": "no such file", "empty.png": "empty file",
-              "truncated.png": "truncated or corrupt", "text.png": "not an image",
-              "huge.png": "too large", "empty_dir": "no images"}
+    expect = {
+        "missing.png": "no such file",
+        "empty.png": "empty file",
+        "truncated.png": "truncated or corrupt",
+        "text.png": "not an image",
+        "huge.png": "too large",
+        "empty_dir": "no images",
+    }
     for name, message in expect.items():
         assert message in by_name[name]["error"], (name, by_name[name])
         assert set(by_name[name]) == {"path", "error"}
-    err_lines = [l for l in result.stderr.splitlines() if ": error: " in l]
+    err_lines = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(err_lines) == 6
     # A blank page is an answer ("not a digit"), not an error.
     assert by_name["blank.png"]["label"] is None and "error" not in by_name["blank.png"]
@@ -94,8 +113,9 @@ def test_bad_inputs_one_line_each_good_ones_still_predicted(runner, tmp_path, di
 
 
 def test_bad_model_is_one_line(runner, digits, tmp_path):
-    wrong = runner.invoke(main, ["predict", "--model", str(FIXTURES / "wrong_shape_32x32_to_5.tflite"),
-                                 str(digits)])
+    wrong = runner.invoke(
+        main, ["predict", "--model", str(FIXTURES / "wrong_shape_32x32_to_5.tflite"), str(digits)]
+    )
     assert wrong.exit_code == 1 and "is not a 28x28 image" in wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1
     junk = tmp_path / "junk.tflite"
@@ -104,11 +124,11 @@ def test_bad_model_is_one_line(runner, digits, tmp_path):
     assert result.exit_code == 1 and "not a TFLite model" in result.stderr
 
 
-@pytest.mark.parametrize("model", ["mnist_mlp_float32", "mnist_mlp_int8_uint8io",
-                                   "mnist_mlp_int8_floatio"])
+@pytest.mark.parametrize("model", ["mnist_mlp_float32", "mnist_mlp_int8_uint8io", "mnist_mlp_int8_floatio"])
 def test_other_formats(runner, digits, mnist, model):
-    result = runner.invoke(main, ["predict", "--json", "--model", str(FIXTURES / f"{model}.tflite"),
-                                  str(digits)])
+    result = runner.invoke(
+        main, ["predict", "--json", "--model", str(FIXTURES / f"{model}.tflite"), str(digits)]
+    )
     assert result.exit_code == 0
     assert [d["label"] for d in json.loads(result.stdout)] == [str(v) for v in mnist.y_test[:5]]
 
@@ -126,20 +146,24 @@ def test_debug_dir_saves_what_the_model_saw(runner, tmp_path, digits, mnist):
 
 
 def test_predict_never_imports_tensorflow(digits):
-    code = ("import sys, json\nfrom click.testing import CliRunner\nfrom mnist_edge.cli import main\n"
-            f"r = CliRunner().invoke(main, ['predict', '--json', {str(digits)!r}])\n"
-            "assert r.exit_code == 0, r.output\n"
-            "import mnist_edge.runtime\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('tensorflow', 'keras', 'matplotlib', 'torch', 'jax'))))")
+    code = (
+        "import sys, json\nfrom click.testing import CliRunner\nfrom mnist_edge.cli import main\n"
+        f"r = CliRunner().invoke(main, ['predict', '--json', {str(digits)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "import mnist_edge.runtime\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras', 'matplotlib', 'torch', 'jax'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_runtime_module_imports_only_numpy_pillow_and_an_interpreter():
-    code = ("import sys, json\nbefore = set(sys.modules)\nimport mnist_edge.runtime as r\n"
-            "p = r.Predictor(r.default_model_path())\n"
-            "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))")
+    code = (
+        "import sys, json\nbefore = set(sys.modules)\nimport mnist_edge.runtime as r\n"
+        "p = r.Predictor(r.default_model_path())\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     top = set(json.loads(out.stdout.strip().splitlines()[-1]))
     third_party = {m for m in top if m not in sys.stdlib_module_names and not m.startswith("_")}

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_edge.errors import NoDigitError
-from mnist_edge.preprocess import background, boxfit, components, frontend, morphology, polarity
-from mnist_edge.preprocess import selection
+from mnist_edge.preprocess import background, boxfit, components, frontend, morphology, polarity, selection
 from mnist_edge.preprocess.plain import plain_normalise
 
 
@@ -104,7 +103,7 @@ def test_rank_filter_equals_brute_force(size, kind):
     pad = size // 2
     padded = np.pad(arr, pad, mode="edge")
     op = np.max if kind == "max" else np.min
-    expected = np.array([[op(padded[y:y + size, x:x + size]) for x in range(21)] for y in range(17)])
+    expected = np.array([[op(padded[y : y + size, x : x + size]) for x in range(21)] for y in range(17)])
     np.testing.assert_array_equal(morphology.rank_filter(arr, size, kind), expected)
 
 
@@ -119,7 +118,7 @@ def test_closing_removes_dark_lines_narrower_than_the_window():
 @pytest.mark.parametrize("width", [2, 4, 7])
 def test_stroke_width_of_a_bar(width):
     mask = np.zeros((80, 80), bool)
-    mask[10:70, 30:30 + width] = True
+    mask[10:70, 30 : 30 + width] = True
     assert morphology.stroke_width(mask) == pytest.approx(width, rel=0.25)
 
 
@@ -129,6 +128,7 @@ def test_quantile_matches_sorting():
 
 
 # -- polarity -------------------------------------------------------------------
+
 
 def digit_like(h=60, w=60, ink=0.0, paper=1.0):
     img = np.full((h, w), paper, np.float32)
@@ -164,6 +164,7 @@ def test_a_gradient_across_the_border_is_not_decisive():
 
 # -- background / ink map ---------------------------------------------------------
 
+
 def test_clean_image_keeps_one_background_level():
     ink = background.ink_map(digit_like(), dark_ink=True)
     assert ink.filter_width is None and ink.has_strokes
@@ -171,7 +172,7 @@ def test_clean_image_keeps_one_background_level():
 
 
 def test_shading_is_divided_out():
-    yy, xx = np.mgrid[0:200, 0:200] / 200.0
+    xx = np.mgrid[0:200, 0:200][1] / 200.0
     light = (1.0 - 0.5 * xx).astype(np.float32)  # paper from 1.0 down to 0.5
     page = light * digit_like(200, 200, ink=0.1).repeat(1, 0)
     page = np.clip(page + np.random.default_rng(0).normal(0, 0.01, page.shape), 0, 1).astype(np.float32)
@@ -199,6 +200,7 @@ def test_pixel_noise_ignores_ramps():
 
 
 # -- selection ------------------------------------------------------------------
+
 
 def mask_of(shape, *rects):
     mask = np.zeros(shape, bool)
@@ -246,6 +248,7 @@ def test_faint_join_touching_the_digit_is_kept():
 
 # -- box fit and centre of mass -----------------------------------------------------
 
+
 @pytest.mark.parametrize("shape,expected", [((80, 40), (20, 10)), ((30, 90), (7, 20)), ((8, 8), (20, 20))])
 def test_box_longer_side_is_20_keeping_aspect(shape, expected):
     box = boxfit.to_box(np.ones(shape, np.float32))
@@ -270,10 +273,12 @@ def test_thin_strokes_are_thickened_towards_a_tenth_of_the_box():
 
 # -- front-end composition ------------------------------------------------------------
 
+
 def test_mnist_form_is_recognised_and_tight_crops_are_not(mnist):
     assert all(frontend.is_mnist_form(im.astype(np.float32) / 255) for im in mnist.x_test[:200])
     tight = np.asarray(np.kron(np.ones((1, 1)), mnist.x_test[0][4:24, 4:24]), np.float32) / 255
     from mnist_edge.preprocess.morphology import resize
+
     assert not frontend.is_mnist_form(resize(tight, (28, 28), "bilinear"))
 
 

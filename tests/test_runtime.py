@@ -58,7 +58,7 @@ def test_uint8_and_float01_inputs_agree_and_0_255_floats_are_refused(predictor, 
     assert np.array_equal(predictor.probabilities(images.astype(np.int64)), as_u8)
     with pytest.raises(runtime.InputError, match=r"\[0, 1\].*divide by 255"):
         predictor.predict(images[0].astype(np.float32))  # 0..255 floats: the classic mistake
-    with pytest.raises(runtime.InputError, match="0..255"):
+    with pytest.raises(runtime.InputError, match=r"0\.\.255"):
         predictor.predict(images[0].astype(np.int32) * 2)
     with pytest.raises(runtime.InputError, match="shape"):
         predictor.predict(np.zeros((32, 32), np.uint8))

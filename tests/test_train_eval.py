@@ -9,20 +9,33 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from mnist_edge import fsutil, train  # noqa: E402
-from mnist_edge.cli import main  # noqa: E402
+from mnist_edge import fsutil, train
+from mnist_edge.cli import main
 
 
 def _weights(path):
     import keras
 
-    return [w for w in keras.models.load_model(path, compile=False).get_weights()]
+    return list(keras.models.load_model(path, compile=False).get_weights())
 
 
 def test_train_one_epoch_on_a_slice(runner, tmp_path, mnist_dir):
     out = tmp_path / "models"
-    result = runner.invoke(main, ["train", "--epochs", "1", "--train-limit", "3000",
-                                  "--data-dir", str(mnist_dir), "--out", str(out), "--json"])
+    result = runner.invoke(
+        main,
+        [
+            "train",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "3000",
+            "--data-dir",
+            str(mnist_dir),
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)  # stdout is exactly one JSON document
     for key in ("model", "test_accuracy", "test_loss", "train_seconds", "epochs"):
@@ -59,13 +72,30 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path, mnist):
     for wa, wb in zip(runs["a"][0], runs["b"][0]):
         assert np.array_equal(wa, wb)
     assert runs["a"][1]["history"] == [
-        {**row, "seconds": runs["a"][1]["history"][0]["seconds"]} for row in runs["b"][1]["history"]]
+        {**row, "seconds": runs["a"][1]["history"][0]["seconds"]} for row in runs["b"][1]["history"]
+    ]
     assert not all(np.array_equal(wa, wc) for wa, wc in zip(runs["a"][0], runs["c"][0]))
 
 
 def test_cnn_trains(runner, tmp_path, mnist_dir):
-    result = runner.invoke(main, ["train", "--arch", "cnn", "--epochs", "1", "--train-limit", "2000",
-                                  "--data-dir", str(mnist_dir), "--out", str(tmp_path), "--json", "-q"])
+    result = runner.invoke(
+        main,
+        [
+            "train",
+            "--arch",
+            "cnn",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "2000",
+            "--data-dir",
+            str(mnist_dir),
+            "--out",
+            str(tmp_path),
+            "--json",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["model"].endswith("mnist_cnn.keras")
     assert result.stderr == ""  # --quiet
@@ -78,8 +108,10 @@ def test_failed_run_leaves_nothing(runner, tmp_path, mnist_dir, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(fsutil, "write_json_atomic", explode)
-    result = runner.invoke(main, ["train", "--epochs", "1", "--train-limit", "500",
-                                  "--data-dir", str(mnist_dir), "--out", str(out)])
+    result = runner.invoke(
+        main,
+        ["train", "--epochs", "1", "--train-limit", "500", "--data-dir", str(mnist_dir), "--out", str(out)],
+    )
     assert result.exit_code == 130
     assert "interrupted" in result.stderr and "Traceback" not in result.output
     assert list(out.iterdir()) == []  # not even the staged .keras file
@@ -96,7 +128,7 @@ def test_unwritable_out_is_one_line(runner, tmp_path, mnist_dir):
 
 @pytest.mark.slow
 def test_full_default_train_reaches_tutorial_accuracy(full_model):
-    path, meta = full_model
+    _, meta = full_model
     assert meta["epochs"] == 5 and meta["hyperparameters"]["batch_size"] == 32
     assert meta["test_accuracy"] >= 0.975
     assert len(meta["history"]) == 5
@@ -115,8 +147,9 @@ def _png_ok(path):
 def test_eval_json_and_plots(runner, tmp_path, full_model, mnist_dir):
     path, meta = full_model
     plots = tmp_path / "plots"
-    result = runner.invoke(main, ["eval", "--model", str(path), "--data-dir", str(mnist_dir),
-                                  "--plots", str(plots), "--json"])
+    result = runner.invoke(
+        main, ["eval", "--model", str(path), "--data-dir", str(mnist_dir), "--plots", str(plots), "--json"]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert abs(doc["test_accuracy"] - meta["test_accuracy"]) < 1e-6
@@ -126,8 +159,7 @@ def test_eval_json_and_plots(runner, tmp_path, full_model, mnist_dir):
     assert np.trace(cm) / 10000 == pytest.approx(doc["test_accuracy"])
     assert len(doc["per_class_accuracy"]) == 10
     names = sorted(p.name for p in plots.iterdir())
-    assert names == ["confusion_matrix.png", "image_2000.png", "train_grid.png",
-                     "training_curves.png"]
+    assert names == ["confusion_matrix.png", "image_2000.png", "train_grid.png", "training_curves.png"]
     for p in plots.iterdir():
         _png_ok(p)
 

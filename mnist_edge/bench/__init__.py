@@ -33,15 +33,24 @@ def _keras_side(keras_path, dataset, runs, warmup, log):
 
     model = keras_model.load_keras_model(keras_path)
     log(f"keras: {keras_path}")
-    entry, probs, samples = bench_keras(model, data_mod.normalize(dataset.x_test), dataset.y_test,
-                                        Path(keras_path), runs, warmup)
+    entry, probs, samples = bench_keras(
+        model, data_mod.normalize(dataset.x_test), dataset.y_test, Path(keras_path), runs, warmup
+    )
     return entry, probs, samples
 
 
-def run(tflite_paths: Sequence[Path], dataset, keras_path: Optional[Path] = None,
-        threads: Sequence[int] = (1,), runs: int = 1000, warmup: int = 100,
-        min_seconds: float = 0.0, report_dir: Optional[Path] = None, runtime_name: str = "auto",
-        log: Callable[[str], None] = lambda _m: None) -> dict:
+def run(
+    tflite_paths: Sequence[Path],
+    dataset,
+    keras_path: Optional[Path] = None,
+    threads: Sequence[int] = (1,),
+    runs: int = 1000,
+    warmup: int = 100,
+    min_seconds: float = 0.0,
+    report_dir: Optional[Path] = None,
+    runtime_name: str = "auto",
+    log: Callable[[str], None] = lambda _m: None,
+) -> dict:
     """Benchmarks each TFLite file (and the Keras reference when given).
 
     Args:
@@ -75,8 +84,9 @@ def run(tflite_paths: Sequence[Path], dataset, keras_path: Optional[Path] = None
         for path in map(Path, tflite_paths):
             log(f"tflite: {path}")
             try:
-                entry, e2e, labels = bench_file(path, dataset, threads, runs, warmup, min_seconds, npy,
-                                                runtime_name, keras_probs)
+                entry, e2e, labels = bench_file(
+                    path, dataset, threads, runs, warmup, min_seconds, npy, runtime_name, keras_probs
+                )
             except MnistEdgeError as exc:
                 models.append({"path": str(path), "error": str(exc)})
                 log(f"  error: {exc}")
@@ -85,9 +95,16 @@ def run(tflite_paths: Sequence[Path], dataset, keras_path: Optional[Path] = None
             predictions[entry["format"]] = labels
             samples[entry["format"]] = np.asarray(e2e) / 1000
     _, interp_name, interp_version = load_interpreter_class(runtime_name)
-    result = {"environment": environment(interp_name, interp_version, threads), "models": models,
-              "failed": [m["path"] for m in models if "error" in m]}
+    result = {
+        "environment": environment(interp_name, interp_version, threads),
+        "models": models,
+        "failed": [m["path"] for m in models if "error" in m],
+    }
     if report_dir:
-        result["report"] = [str(p) for p in write_report(result, Path(report_dir), dataset.x_test,
-                                                         dataset.y_test, predictions, samples)]
+        result["report"] = [
+            str(p)
+            for p in write_report(
+                result, Path(report_dir), dataset.x_test, dataset.y_test, predictions, samples
+            )
+        ]
     return result

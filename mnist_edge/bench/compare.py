@@ -19,7 +19,7 @@ FIGURES = (
     ("invoke p50 µs", lambda m: (m.get("invoke_latency_us") or {}).get("p50")),
     ("init ms", lambda m: m.get("init_ms")),
     ("images/s", lambda m: m.get("throughput_ips")),
-    ("peak RSS MB", lambda m: m["peak_rss_bytes"] / 2 ** 20 if m.get("peak_rss_bytes") else None),
+    ("peak RSS MB", lambda m: m["peak_rss_bytes"] / 2**20 if m.get("peak_rss_bytes") else None),
     ("accuracy", lambda m: m.get("accuracy")),
     ("agreement", lambda m: m.get("agreement")),
 )
@@ -36,8 +36,11 @@ def load_run(path) -> dict:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise DataError(f"{path}: not a readable bench --json document ({str(exc)[:100]})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("models"), list) \
-            or not isinstance(document.get("environment"), dict):
+    if (
+        not isinstance(document, dict)
+        or not isinstance(document.get("models"), list)
+        or not isinstance(document.get("environment"), dict)
+    ):
         raise DataError(f"{path}: not a bench --json document (no environment and models)")
     return document
 
@@ -62,15 +65,20 @@ def compare(paths: Sequence) -> dict:
                 keys.append(_key(model))
     rows = []
     for key in keys:
-        found = [next((m for m in run["models"] if "error" not in m and _key(m) == key), None)
-                 for run in runs]
+        found = [
+            next((m for m in run["models"] if "error" not in m and _key(m) == key), None) for run in runs
+        ]
         for name, get in FIGURES:
             values = [get(m) if m else None for m in found]
             if all(v is None for v in values):
                 continue
             base = values[0]
-            ratios = [round(v / base, 3) if isinstance(v, (int, float)) and isinstance(base, (int, float))
-                      and base else None for v in values]
+            ratios = [
+                round(v / base, 3)
+                if isinstance(v, (int, float)) and isinstance(base, (int, float)) and base
+                else None
+                for v in values
+            ]
             rows.append({"model": key, "figure": name, "values": values, "ratios": ratios})
     return {"runs": [_label(run, p) for run, p in zip(runs, paths)], "rows": rows}
 

@@ -35,8 +35,9 @@ def measure_process(cmd: Sequence[str], env: Optional[dict] = None) -> dict:
     Returns:
         ``{"rc", "wall", "maxrss", "stdout", "stderr"}``.
     """
-    out = subprocess.run([sys.executable, "-c", _LAUNCHER] + list(cmd), capture_output=True,
-                         text=True, check=True, env=env).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER] + list(cmd), capture_output=True, text=True, check=True, env=env
+    ).stdout
     return json.loads(out)
 
 
@@ -67,7 +68,7 @@ def environment(interpreter: str, interpreter_version: str, threads: Sequence[in
         "threads": list(threads),
         "delegate": "XNNPACK (default) and none (builtin kernels), both measured",
         "timer": "time.perf_counter_ns around the measured call only; interleaved windows, "
-                 "p50 = median of window p50s",
+        "p50 = median of window p50s",
         "emulated": _emulated(),
     }
     for name in ("tensorflow", "keras"):

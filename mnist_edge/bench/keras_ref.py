@@ -11,8 +11,7 @@ from mnist_edge import parity
 from mnist_edge.bench import timing
 
 
-def bench_keras(model, x_test01: np.ndarray, y_test: np.ndarray, path: Path, runs: int,
-                warmup: int):
+def bench_keras(model, x_test01: np.ndarray, y_test: np.ndarray, path: Path, runs: int, warmup: int):
     """Keras figures: ``model(x)`` and ``model.predict(x)`` on one image, ``predict`` on the batch.
 
     Returns:
@@ -22,23 +21,34 @@ def bench_keras(model, x_test01: np.ndarray, y_test: np.ndarray, path: Path, run
 
     probs = np.asarray(model.predict(x_test01, batch_size=1000, verbose=0), dtype=np.float32)
     one = tf.constant(x_test01[:1])
-    calls = {"call": lambda: model(one, training=False),
-             "predict": lambda: model.predict(x_test01[:1], verbose=0)}
+    calls = {
+        "call": lambda: model(one, training=False),
+        "predict": lambda: model.predict(x_test01[:1], verbose=0),
+    }
     call = timing.interleaved({"call": calls["call"]}, runs, warmup, windows=5)["call"]
     # model.predict costs milliseconds per call: fewer runs.
-    predict_one = timing.interleaved({"predict": calls["predict"]}, max(5, runs // 20),
-                                     min(warmup, 5), windows=5)["predict"]
+    predict_one = timing.interleaved(
+        {"predict": calls["predict"]}, max(5, runs // 20), min(warmup, 5), windows=5
+    )["predict"]
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter_ns()
         model.predict(x_test01, batch_size=1000, verbose=0)
         best = min(best, time.perf_counter_ns() - t0)
-    entry = {"path": str(path), "format": "keras", "quantization": "none (reference)",
-             "size_bytes": path.stat().st_size, **call.figures(),
-             "invoke_latency_us": None, "predict_latency_us": predict_one.figures()["latency_us"],
-             "throughput_ips": round(len(x_test01) / (best / 1e9), 1), "throughput_runs": 3,
-             "latency_note": "latency_us is model(x) on one image; predict_latency_us is "
-                             "model.predict(x) on one image; throughput is model.predict on the batch",
-             "peak_rss_bytes": None, "reference": "itself"}
+    entry = {
+        "path": str(path),
+        "format": "keras",
+        "quantization": "none (reference)",
+        "size_bytes": path.stat().st_size,
+        **call.figures(),
+        "invoke_latency_us": None,
+        "predict_latency_us": predict_one.figures()["latency_us"],
+        "throughput_ips": round(len(x_test01) / (best / 1e9), 1),
+        "throughput_runs": 3,
+        "latency_note": "latency_us is model(x) on one image; predict_latency_us is "
+        "model.predict(x) on one image; throughput is model.predict on the batch",
+        "peak_rss_bytes": None,
+        "reference": "itself",
+    }
     entry.update(parity.compare(probs, probs, y_test))
     return entry, probs, call.samples

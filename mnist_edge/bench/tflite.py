@@ -53,14 +53,20 @@ def model_parity(probs: np.ndarray, predictor, dataset, keras_probs: Optional[np
     """
     labels = dataset.y_test
     if keras_probs is not None:
-        figures = parity.compare(probs, reference.at_float16(keras_probs), labels,
-                                 reference_top1=keras_probs.argmax(1))
+        figures = parity.compare(
+            probs, reference.at_float16(keras_probs), labels, reference_top1=keras_probs.argmax(1)
+        )
         figures["reference"] = "keras (live)"
         return figures
     record = reference.for_model(predictor, dataset.md5.get("test_images"))
     if record is None or len(record.top1) != len(labels):
-        return {"accuracy": float(np.mean(probs.argmax(1) == labels)), "n": int(len(labels)),
-                "agreement": None, "max_abs_diff": None, "reference": None}
+        return {
+            "accuracy": float(np.mean(probs.argmax(1) == labels)),
+            "n": int(len(labels)),
+            "agreement": None,
+            "max_abs_diff": None,
+            "reference": None,
+        }
     figures = parity.compare(probs, record.probs, labels, reference_top1=record.top1)
     figures["reference"] = f"record {record.path.name}"
     return figures
@@ -82,8 +88,10 @@ def _load_probe(path: str, npy: str, runtime_name: str) -> dict:
     if result["rc"] != 0:
         lines = result["stderr"].strip().splitlines()
         raise RuntimeModelError(lines[-1] if lines else f"load probe exited {result['rc']}")
-    return {"cold": round(json.loads(result["stdout"])["cold_ms"], 3),
-            "peak_rss_bytes": int(result["maxrss"])}
+    return {
+        "cold": round(json.loads(result["stdout"])["cold_ms"], 3),
+        "peak_rss_bytes": int(result["maxrss"]),
+    }
 
 
 def _warm_init_ms(path: Path, runtime_name: str) -> float:
@@ -124,8 +132,15 @@ def _throughput(p, x: np.ndarray) -> float:
     return round(len(x) / (best / 1e9), 1)
 
 
-def sweep(path: Path, x: np.ndarray, threads: Sequence[int], runs: int, warmup: int,
-          min_seconds: float, runtime_name: str):
+def sweep(
+    path: Path,
+    x: np.ndarray,
+    threads: Sequence[int],
+    runs: int,
+    warmup: int,
+    min_seconds: float,
+    runtime_name: str,
+):
     """Latency of every (threads, XNNPACK) configuration, interleaved; throughput of each."""
     configs = _configs(path, runtime_name, threads, x[0])
     calls = {}
@@ -136,17 +151,32 @@ def sweep(path: Path, x: np.ndarray, threads: Sequence[int], runs: int, warmup: 
     rows = []
     for (n_threads, xnnpack), (_, _, p) in configs.items():
         e2e = measured[((n_threads, xnnpack), "e2e")].figures()
-        rows.append({"threads": n_threads, "xnnpack": xnnpack, **e2e,
-                     "invoke_latency_us": measured[((n_threads, xnnpack), "invoke")].figures()["latency_us"],
-                     "throughput_ips": _throughput(p, x), "throughput_runs": 3,
-                     "batch_size": int(p.default_batch_size())})
+        rows.append(
+            {
+                "threads": n_threads,
+                "xnnpack": xnnpack,
+                **e2e,
+                "invoke_latency_us": measured[((n_threads, xnnpack), "invoke")].figures()["latency_us"],
+                "throughput_ips": _throughput(p, x),
+                "throughput_runs": 3,
+                "batch_size": int(p.default_batch_size()),
+            }
+        )
     samples = {key: measured[(key, "e2e")].samples for key in configs}
     return rows, samples
 
 
-def bench_file(path: Path, dataset, threads: Sequence[int], runs: int, warmup: int,
-               min_seconds: float, probe_npy: str, runtime_name: str = "auto",
-               keras_probs: Optional[np.ndarray] = None):
+def bench_file(
+    path: Path,
+    dataset,
+    threads: Sequence[int],
+    runs: int,
+    warmup: int,
+    min_seconds: float,
+    probe_npy: str,
+    runtime_name: str = "auto",
+    keras_probs: Optional[np.ndarray] = None,
+):
     """All figures for one ``.tflite`` file.
 
     Returns:
@@ -159,19 +189,39 @@ def bench_file(path: Path, dataset, threads: Sequence[int], runs: int, warmup: i
     base = _predictor(path, runtime_name, untrusted=True)
     init_ms = (time.perf_counter_ns() - t0) / 1e6
     probs = base.probabilities(dataset.x_test)
-    entry = {"path": str(path), **infer_format(base), "size_bytes": path.stat().st_size,
-             "input_dtype": base.input_dtype.name, "output_dtype": base.output_dtype.name,
-             "runtime": base.runtime, "runtime_version": base.runtime_version,
-             "ops": base.facts.op_names}
+    entry = {
+        "path": str(path),
+        **infer_format(base),
+        "size_bytes": path.stat().st_size,
+        "input_dtype": base.input_dtype.name,
+        "output_dtype": base.output_dtype.name,
+        "runtime": base.runtime,
+        "runtime_version": base.runtime_version,
+        "ops": base.facts.op_names,
+    }
     entry.update(model_parity(probs, base, dataset, keras_probs))
     probe = _load_probe(str(path), probe_npy, runtime_name)
     entry["peak_rss_bytes"] = probe.pop("peak_rss_bytes")
-    entry["load_ms"] = {"cold": probe["cold"], "warm": _warm_init_ms(path, runtime_name),
-                        "warm_runs": 10, "first_in_this_process": round(init_ms, 3)}
+    entry["load_ms"] = {
+        "cold": probe["cold"],
+        "warm": _warm_init_ms(path, runtime_name),
+        "warm_runs": 10,
+        "first_in_this_process": round(init_ms, 3),
+    }
     entry["init_ms"] = entry["load_ms"]["cold"]
     rows, samples = sweep(path, dataset.x_test, threads, runs, warmup, min_seconds, runtime_name)
     head = rows[0]  # the first thread count, XNNPACK on: the headline figures
-    entry.update({k: head[k] for k in ("first_inference_us", "warmup_mean_us", "latency_us",
-                                       "invoke_latency_us", "throughput_ips")})
+    entry.update(
+        {
+            k: head[k]
+            for k in (
+                "first_inference_us",
+                "warmup_mean_us",
+                "latency_us",
+                "invoke_latency_us",
+                "throughput_ips",
+            )
+        }
+    )
     entry.update({"headline": {"threads": head["threads"], "xnnpack": True}, "sweep": rows})
     return entry, samples[(head["threads"], True)], probs.argmax(1)

@@ -46,13 +46,19 @@ def percentile(sorted_ns: np.ndarray, q: float) -> float:
 def summarize(samples_ns: Sequence[int], window_p50_us: Sequence[float] = ()) -> dict:
     """Latency statistics in µs: p50 (median of windows when given), p90, p99, mean, std, min, runs."""
     arr = np.sort(np.asarray(samples_ns, dtype=np.float64)) / 1000.0
-    p50 = float(np.sort(window_p50_us)[len(window_p50_us) // 2]) if len(window_p50_us) \
-        else percentile(arr, 50)
-    return {"p50": round(p50, 3), "p90": round(percentile(arr, 90), 3),
-            "p99": round(percentile(arr, 99), 3), "mean": round(float(arr.mean()), 3) if len(arr) else 0.0,
-            "std": round(float(arr.std()), 3) if len(arr) else 0.0,
-            "min": round(float(arr[0]), 3) if len(arr) else 0.0, "runs": int(len(arr)),
-            "windows": len(window_p50_us)}
+    p50 = (
+        float(np.sort(window_p50_us)[len(window_p50_us) // 2]) if len(window_p50_us) else percentile(arr, 50)
+    )
+    return {
+        "p50": round(p50, 3),
+        "p90": round(percentile(arr, 90), 3),
+        "p99": round(percentile(arr, 99), 3),
+        "mean": round(float(arr.mean()), 3) if len(arr) else 0.0,
+        "std": round(float(arr.std()), 3) if len(arr) else 0.0,
+        "min": round(float(arr[0]), 3) if len(arr) else 0.0,
+        "runs": int(len(arr)),
+        "windows": len(window_p50_us),
+    }
 
 
 def timed_calls(call: Callable[[], object], runs: int) -> List[int]:
@@ -77,13 +83,20 @@ class Measured:
 
     def figures(self) -> dict:
         """``first_inference_us``, ``warmup_mean_us`` and ``latency_us``."""
-        return {"first_inference_us": round(self.first_us, 3),
-                "warmup_mean_us": round(self.warmup_mean_us, 3),
-                "latency_us": summarize(self.samples, self.window_p50_us)}
+        return {
+            "first_inference_us": round(self.first_us, 3),
+            "warmup_mean_us": round(self.warmup_mean_us, 3),
+            "latency_us": summarize(self.samples, self.window_p50_us),
+        }
 
 
-def interleaved(calls: Dict[str, Callable[[], object]], runs: int, warmup: int,
-                windows: int = 10, min_seconds: float = 0.0) -> Dict[str, Measured]:
+def interleaved(
+    calls: Dict[str, Callable[[], object]],
+    runs: int,
+    warmup: int,
+    windows: int = 10,
+    min_seconds: float = 0.0,
+) -> Dict[str, Measured]:
     """Times several configurations side by side.
 
     Args:
@@ -106,8 +119,7 @@ def interleaved(calls: Dict[str, Callable[[], object]], runs: int, warmup: int,
         measured[name] = Measured(first, float(np.mean(warm)) / 1000.0)
     per_call_s = {n: max(m.warmup_mean_us, 0.01) / 1e6 for n, m in measured.items()}
     windows = max(1, windows)
-    per_window = {n: max(1, -(-max(runs, 10, int(min_seconds / per_call_s[n])) // windows))
-                  for n in calls}
+    per_window = {n: max(1, -(-max(runs, 10, int(min_seconds / per_call_s[n])) // windows)) for n in calls}
     for _ in range(windows):
         for name, call in calls.items():
             enabled = gc.isenabled()
@@ -118,6 +130,7 @@ def interleaved(calls: Dict[str, Callable[[], object]], runs: int, warmup: int,
                 if enabled:
                     gc.enable()
             measured[name].samples.extend(samples)
-            measured[name].window_p50_us.append(percentile(np.sort(np.asarray(samples, np.float64)),
-                                                           50) / 1000.0)
+            measured[name].window_p50_us.append(
+                percentile(np.sort(np.asarray(samples, np.float64)), 50) / 1000.0
+            )
     return measured

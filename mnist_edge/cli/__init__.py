@@ -47,6 +47,18 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
+def interrupted_message(what: str, finished) -> str:
+    """What an interrupted run says: nothing half-written, and which finished files were kept."""
+    from pathlib import Path
+
+    kept = [p for p in dict.fromkeys(finished) if Path(p).exists() and ".mnist-edge-tmp-" not in str(p)]
+    message = f"mnist-edge: {what}; nothing half-written was left"
+    if kept:
+        shown = ", ".join(str(p) for p in kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+        message += f"; kept {len(kept)} finished file{'s' if len(kept) != 1 else ''}: {shown}"
+    return message
+
+
 class MnistEdgeGroup(click.Group):
     """The command group that maps errors, Ctrl-C and SIGTERM to exit codes in one place."""
 
@@ -86,9 +98,9 @@ def main():
 
 
 def _register():
-    from mnist_edge.cli import bench_cmd, eval_cmd, export_cmd, predict_cmd, train_cmd
+    from mnist_edge.cli import bench_cmd, eval_cmd, export_cmd, predict_cmd, serve_cmd, train_cmd
 
-    for module in (train_cmd, eval_cmd, export_cmd, bench_cmd, predict_cmd):
+    for module in (train_cmd, eval_cmd, export_cmd, bench_cmd, predict_cmd, serve_cmd):
         main.add_command(module.command)
 
 

@@ -5,39 +5,95 @@ from __future__ import annotations
 import click
 
 from mnist_edge.cli.common import (
+    DATA_DIR_OPTION,
+    JSON_OPTION,
+    QUIET_OPTION,
+    RUNTIME_OPTION,
+    ThreadList,
+    echo_json,
+    logger,
     out,
-    DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, RUNTIME_OPTION, ThreadList, echo_json, logger)
+)
 
 
 @click.command(name="bench")
-@click.option("--model", "--tflite", "model_paths", multiple=True,
-              type=click.Path(dir_okay=False, readable=False, path_type=str),
-              help="A .tflite model to measure; repeatable. Default: every .tflite beside --keras "
-              "(or in models/).")
-@click.option("--keras", "keras_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="The Keras reference, timed too and compared live (needs TensorFlow). Without it, "
-              "parity comes from the reference record export wrote beside each model.")
+@click.option(
+    "--model",
+    "--tflite",
+    "model_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, readable=False, path_type=str),
+    help="A .tflite model to measure; repeatable. Default: every .tflite beside --keras (or in models/).",
+)
+@click.option(
+    "--keras",
+    "keras_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="The Keras reference, timed too and compared live (needs TensorFlow). Without it, "
+    "parity comes from the reference record export wrote beside each model.",
+)
 @DATA_DIR_OPTION
-@click.option("--threads", default="1", show_default=True, type=ThreadList(),
-              help="Interpreter thread counts to sweep, e.g. 1,2,4.")
-@click.option("--runs", type=click.IntRange(10, 10_000_000), default=1000, show_default=True,
-              help="Timed single-image calls per latency figure (at least).")
-@click.option("--warmup", type=click.IntRange(0, 1_000_000), default=100, show_default=True,
-              help="Untimed calls before measuring each configuration.")
-@click.option("--min-secs", "min_seconds", type=click.FloatRange(0, 3600), default=0.0,
-              show_default=True, help="Time each configuration at least this long (MLPerf Tiny "
-              "style; at least 10 runs).")
+@click.option(
+    "--threads",
+    default="1",
+    show_default=True,
+    type=ThreadList(),
+    help="Interpreter thread counts to sweep, e.g. 1,2,4.",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(10, 10_000_000),
+    default=1000,
+    show_default=True,
+    help="Timed single-image calls per latency figure (at least).",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(0, 1_000_000),
+    default=100,
+    show_default=True,
+    help="Untimed calls before measuring each configuration.",
+)
+@click.option(
+    "--min-secs",
+    "min_seconds",
+    type=click.FloatRange(0, 3600),
+    default=0.0,
+    show_default=True,
+    help="Time each configuration at least this long (MLPerf Tiny style; at least 10 runs).",
+)
 @RUNTIME_OPTION
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str),
-              default=None, help="Write a Markdown report (figures when matplotlib is installed).")
-@click.option("--compare", "compare_paths", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=str),
-              help="Show earlier bench --json runs side by side with ratios (give two or more); "
-              "measures nothing.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Write a Markdown report (figures when matplotlib is installed).",
+)
+@click.option(
+    "--compare",
+    "compare_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="Show earlier bench --json runs side by side with ratios (give two or more); measures nothing.",
+)
 @JSON_OPTION
 @QUIET_OPTION
-def command(model_paths, keras_path, data_dir, threads, runs, warmup, min_seconds, runtime_name,
-            report_dir, compare_paths, as_json, quiet):
+def command(
+    model_paths,
+    keras_path,
+    data_dir,
+    threads,
+    runs,
+    warmup,
+    min_seconds,
+    runtime_name,
+    report_dir,
+    compare_paths,
+    as_json,
+    quiet,
+):
     """Measure TFLite models where they run: parity, size, init, memory, µs latency.
 
     Works without TensorFlow (on the device): accuracy on the MNIST test set,
@@ -68,13 +124,23 @@ def command(model_paths, keras_path, data_dir, threads, runs, warmup, min_second
         if not keras.is_file():
             raise ModelError(f"{keras}: model file not found")
     files = [Path(p) for p in model_paths] or sorted(
-        (keras.parent if keras else Path("models")).glob("*.tflite"))
+        (keras.parent if keras else Path("models")).glob("*.tflite")
+    )
     if not files:
         raise ModelError("no .tflite files to measure: pass --model (or run `mnist-edge export`)")
     dataset = data_mod.load(data_dir, allow_download=keras is not None)
-    result = bench_mod.run(files, dataset, keras, threads=threads, runs=runs, warmup=warmup,
-                           min_seconds=min_seconds, report_dir=report_dir, runtime_name=runtime_name,
-                           log=logger(quiet))
+    result = bench_mod.run(
+        files,
+        dataset,
+        keras,
+        threads=threads,
+        runs=runs,
+        warmup=warmup,
+        min_seconds=min_seconds,
+        report_dir=report_dir,
+        runtime_name=runtime_name,
+        log=logger(quiet),
+    )
     if as_json:
         echo_json(result)
     else:

@@ -76,13 +76,20 @@ DATA_DIR_OPTION = click.option(
     help="Folder with the four MNIST IDX files (.gz or raw) or a Keras mnist.npz. "
     "Default: $MNIST_EDGE_DATA, then ~/.keras/datasets/mnist.npz, then a Keras download.",
 )
-JSON_OPTION = click.option("--json", "as_json", is_flag=True,
-                           help="Print one JSON document on stdout.")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 RUNTIME_OPTION = click.option(
-    "--runtime", "runtime_name", type=click.Choice(RUNTIME_CHOICES), default="auto",
-    show_default=True, help="Interpreter: auto tries LiteRT, then tflite-runtime, then TensorFlow.")
+    "--runtime",
+    "runtime_name",
+    type=click.Choice(RUNTIME_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Interpreter: auto tries LiteRT, then tflite-runtime, then TensorFlow.",
+)
 MIN_CONFIDENCE_OPTION = click.option(
-    "--min-confidence", type=click.FloatRange(0, 1, max_open=True), default=None,
+    "--min-confidence",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
     help="Answer 'not a digit' below this confidence; 0 never does. "
-    "Default: the threshold calibrated for the model (in its sidecar), else 0.")
+    "Default: the threshold calibrated for the model (in its sidecar), else 0.",
+)

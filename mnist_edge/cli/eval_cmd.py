@@ -4,22 +4,42 @@ from __future__ import annotations
 
 import click
 
-from mnist_edge.cli.common import out, DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_OPTION, echo_json
+from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_OPTION, echo_json, out
 
 
 @click.command(name="eval")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str),
-              default=None, help="A .keras model (needs TensorFlow) or a .tflite model (does not). "
-              "Default: the trained model in models/; with --images, the shipped model.")
-@click.option("--images", "images_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Evaluate on your own labelled images instead of the MNIST test set: "
-              "DIR/labels.csv, DIR/<label>/*.png, or a _<label> file-name suffix.")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="A .keras model (needs TensorFlow) or a .tflite model (does not). "
+    "Default: the trained model in models/; with --images, the shipped model.",
+)
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Evaluate on your own labelled images instead of the MNIST test set: "
+    "DIR/labels.csv, DIR/<label>/*.png, or a _<label> file-name suffix.",
+)
 @MIN_CONFIDENCE_OPTION
 @DATA_DIR_OPTION
-@click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=str),
-              default=None, help="With a .keras model: write the tutorial's figures as PNG here.")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str),
-              default=None, help="With --images: write report.md and a gallery of the misreads.")
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="With a .keras model: write the tutorial's figures as PNG here.",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="With --images: write report.md and a gallery of the misreads.",
+)
 @JSON_OPTION
 def command(model_path, images_dir, min_confidence, data_dir, plots_dir, report_dir, as_json):
     """Evaluate a model: accuracy, per-class accuracy, confusion matrix.
@@ -37,16 +57,16 @@ def command(model_path, images_dir, min_confidence, data_dir, plots_dir, report_
     if model_path and model_path.endswith(".tflite"):
         result = evaluate.evaluate_tflite(model_path, data_dir)
     else:
-        result = evaluate.evaluate_keras(model_path, data_dir, plots_dir,
-                                         note=lambda m: click.echo(m, err=True))
+        result = evaluate.evaluate_keras(
+            model_path, data_dir, plots_dir, note=lambda m: click.echo(m, err=True)
+        )
     if as_json:
         echo_json(result)
         return
     out(f"model          {result['model']}")
     out(f"test accuracy  {result['test_accuracy']:.4f}  ({result['n']} images)")
     out(f"test loss      {result['test_loss']:.4f}")
-    out("per class      " + "  ".join(
-        f"{i}:{a:.3f}" for i, a in enumerate(result["per_class_accuracy"])))
+    out("per class      " + "  ".join(f"{i}:{a:.3f}" for i, a in enumerate(result["per_class_accuracy"])))
     out("confusion matrix (rows: true, columns: predicted)")
     for i, row in enumerate(result["confusion_matrix"]):
         out(f"  {i} " + " ".join(f"{v:5d}" for v in row))

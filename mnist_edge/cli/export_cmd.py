@@ -4,38 +4,98 @@ from __future__ import annotations
 
 import click
 
-from mnist_edge.cli.common import out, DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, echo_json, logger
+from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, echo_json, logger, out
 
 
 @click.command(name="export")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str),
-              default=None, help="The .keras model (default: the trained model in models/).")
-@click.option("--quantize", "quantize", multiple=True,
-              type=click.Choice(["none", "float16", "dynamic", "int8", "all"]),
-              help="Format(s) to export; repeatable. none = float32. Default: all.")
-@click.option("--io", "io_type", type=click.Choice(["int8", "uint8", "float"]), default="int8",
-              show_default=True, help="int8 model input/output type (uint8 for Edge-TPU-style "
-              "pipelines, float keeps float I/O around the int8 core).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=str),
-              default="models", show_default=True)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="The .keras model (default: the trained model in models/).",
+)
+@click.option(
+    "--quantize",
+    "quantize",
+    multiple=True,
+    type=click.Choice(["none", "float16", "dynamic", "int8", "all"]),
+    help="Format(s) to export; repeatable. none = float32. Default: all.",
+)
+@click.option(
+    "--io",
+    "io_type",
+    type=click.Choice(["int8", "uint8", "float"]),
+    default="int8",
+    show_default=True,
+    help="int8 model input/output type (uint8 for Edge-TPU-style "
+    "pipelines, float keeps float I/O around the int8 core).",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=str), default="models", show_default=True
+)
 @DATA_DIR_OPTION
-@click.option("--calibration-samples", type=click.IntRange(1, 60000), default=500,
-              show_default=True, help="Class-balanced training images for int8 calibration.")
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
-              help="Seed of the calibration sample.")
-@click.option("--max-drop", type=click.FloatRange(0, 100), default=0.5, show_default=True,
-              help="Gate: largest accuracy drop (percentage points) for quantised formats.")
-@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.99, show_default=True,
-              help="Gate: smallest top-1 agreement with Keras for quantised formats.")
+@click.option(
+    "--calibration-samples",
+    type=click.IntRange(1, 60000),
+    default=500,
+    show_default=True,
+    help="Class-balanced training images for int8 calibration.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**31 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the calibration sample.",
+)
+@click.option(
+    "--max-drop",
+    type=click.FloatRange(0, 100),
+    default=0.5,
+    show_default=True,
+    help="Gate: largest accuracy drop (percentage points) for quantised formats.",
+)
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 1),
+    default=0.99,
+    show_default=True,
+    help="Gate: smallest top-1 agreement with Keras for quantised formats.",
+)
 @click.option("--keep-failed", is_flag=True, help="Keep files that fail the parity gate.")
-@click.option("--debug", is_flag=True,
-              help="Write a per-layer int8 error report (CSV + PNG) via QuantizationDebugger.")
-@click.option("--c-array", is_flag=True,
-              help="Also write the int8 model as a C source/header pair for TFLite Micro.")
+@click.option(
+    "--debug", is_flag=True, help="Write a per-layer int8 error report (CSV + PNG) via QuantizationDebugger."
+)
+@click.option(
+    "--c-array", is_flag=True, help="Also write the int8 model as a C source/header pair for TFLite Micro."
+)
+@click.option(
+    "--micro",
+    is_flag=True,
+    help="Check the int8 model with TensorFlow Lite Micro (the tflite-micro package): "
+    "operator support, labels against LiteRT on the test set, the exact tensor arena; "
+    "writes NAME.h/.cc and NAME.micro.json and prints a fit table for common boards.",
+)
 @JSON_OPTION
 @QUIET_OPTION
-def command(model_path, quantize, io_type, out_dir, data_dir, calibration_samples, seed,
-           max_drop, min_agreement, keep_failed, debug, c_array, as_json, quiet):
+def command(
+    model_path,
+    quantize,
+    io_type,
+    out_dir,
+    data_dir,
+    calibration_samples,
+    seed,
+    max_drop,
+    min_agreement,
+    keep_failed,
+    debug,
+    c_array,
+    micro,
+    as_json,
+    quiet,
+):
     """Export float32, float16, dynamic-range and full-int8 TFLite, gated on parity.
 
     Every file is run on the full test set and compared with the Keras model.
@@ -53,18 +113,35 @@ def command(model_path, quantize, io_type, out_dir, data_dir, calibration_sample
     from mnist_edge import keras_model
     from mnist_edge.fsutil import ensure_writable_dir
 
-    formats = list(export_mod.QUANTIZATIONS) if (not quantize or "all" in quantize) else \
-        [q for q in export_mod.QUANTIZATIONS if q in quantize]
-    if (debug or c_array) and "int8" not in formats:
-        raise click.UsageError("--debug and --c-array apply to the int8 export; add --quantize int8")
+    formats = (
+        list(export_mod.QUANTIZATIONS)
+        if (not quantize or "all" in quantize)
+        else [q for q in export_mod.QUANTIZATIONS if q in quantize]
+    )
+    if (debug or c_array or micro) and "int8" not in formats:
+        raise click.UsageError("--debug, --c-array and --micro apply to the int8 export; add --quantize int8")
+    if micro and io_type == "float":
+        raise click.UsageError("--micro needs integer input and output: use --io int8 or uint8")
     log = logger(quiet)
     ensure_writable_dir(out_dir)
     path = model_path or keras_model.default_model_path()
     dataset = data_mod.load(data_dir)
-    result = export_mod.export(path, out_dir, formats, io_type=io_type, dataset=dataset,
-                               calibration_samples=calibration_samples, seed=seed,
-                               max_drop_pp=max_drop, min_agreement=min_agreement,
-                               keep_failed=keep_failed, debug=debug, c_array=c_array, log=log)
+    result = export_mod.export(
+        path,
+        out_dir,
+        formats,
+        io_type=io_type,
+        dataset=dataset,
+        calibration_samples=calibration_samples,
+        seed=seed,
+        max_drop_pp=max_drop,
+        min_agreement=min_agreement,
+        keep_failed=keep_failed,
+        debug=debug,
+        c_array=c_array,
+        log=log,
+        micro=micro,
+    )
     if not quiet or not as_json:
         click.echo(export_mod.format_table(result), err=True)
     if as_json:

@@ -5,29 +5,57 @@ from __future__ import annotations
 import click
 
 from mnist_edge.cli.common import (
+    JSON_OPTION,
+    MIN_CONFIDENCE_OPTION,
+    QUIET_OPTION,
+    RUNTIME_OPTION,
+    echo_json,
+    logger,
     out,
-    JSON_OPTION, MIN_CONFIDENCE_OPTION, QUIET_OPTION, RUNTIME_OPTION, echo_json, logger)
+)
 
 
 @click.command(name="predict")
-@click.argument("inputs", metavar="IMAGE_OR_DIR...", nargs=-1, required=True,
-                # readable=False: an unreadable file is that file's error, not a usage error
-                type=click.Path(readable=False, path_type=str))
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="A .tflite model (default: the model shipped with mnist-edge).")
-@click.option("--top-k", type=click.IntRange(1, 10), default=1, show_default=True,
-              help="How many classes to show per image.")
+@click.argument(
+    "inputs",
+    metavar="IMAGE_OR_DIR...",
+    nargs=-1,
+    required=True,
+    # readable=False: an unreadable file is that file's error, not a usage error
+    type=click.Path(readable=False, path_type=str),
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="A .tflite model (default: the model shipped with mnist-edge).",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="How many classes to show per image.",
+)
 @MIN_CONFIDENCE_OPTION
-@click.option("--threads", type=click.IntRange(1, 64), default=None,
-              help="Interpreter threads (default: the interpreter's own).")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Interpreter threads (default: the interpreter's own).",
+)
 @RUNTIME_OPTION
-@click.option("--debug-dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Save the 28x28 image each input became as <input name>.seen.png "
-              "(never replacing a file; never read back as an input).")
+@click.option(
+    "--debug-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Save the 28x28 image each input became as <input name>.seen.png "
+    "(never replacing a file; never read back as an input).",
+)
 @JSON_OPTION
 @QUIET_OPTION
-def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, debug_dir, as_json,
-            quiet):
+def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, debug_dir, as_json, quiet):
     """Read the digit in images: photos, scans, screenshots or MNIST-form arrays.
 
     IMAGE_OR_DIR... are PNG, JPEG, BMP, GIF, WebP, TIFF or .npy files, or
@@ -43,13 +71,18 @@ def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, de
     from mnist_edge.fsutil import ensure_writable_dir
 
     log = logger(quiet)
-    predictor = runtime.Predictor(model_path or runtime.default_model_path(),
-                                  num_threads=threads, runtime=runtime_name,
-                                  untrusted=model_path is not None)
+    predictor = runtime.Predictor(
+        model_path or runtime.default_model_path(),
+        num_threads=threads,
+        runtime=runtime_name,
+        untrusted=model_path is not None,
+    )
     reader = reading.Reader(predictor, min_confidence, top_k)
-    log(f"model {predictor.model_path} ({predictor.input_dtype.name} input) on "
+    log(
+        f"model {predictor.model_path} ({predictor.input_dtype.name} input) on "
         f"{predictor.runtime} {predictor.runtime_version}; not a digit below confidence "
-        f"{reader.min_confidence:.2f}")
+        f"{reader.min_confidence:.2f}"
+    )
     debug = ensure_writable_dir(debug_dir) if debug_dir else None
     readings = reading.read_inputs(reader, inputs, debug.resolve() if debug else None)
     if as_json:

@@ -7,36 +7,89 @@ import os
 import click
 
 from mnist_edge.cli.common import (
+    DATA_DIR_OPTION,
+    FASHION_DIR,
+    JSON_OPTION,
+    QUIET_OPTION,
+    echo_json,
+    logger,
     out,
-    DATA_DIR_OPTION, FASHION_DIR, JSON_OPTION, QUIET_OPTION, echo_json, logger)
+)
 
 
 @click.command(name="train")
-@click.option("--arch", type=click.Choice(["mlp", "cnn", "cnn-m"]), default="mlp", show_default=True,
-              help="mlp: the tutorial's model, layer for layer. cnn: a small CNN (12.8k parameters). "
-              "cnn-m: the packaged model's device CNN (99k parameters).")
-@click.option("--augment", "augment_copies", type=click.IntRange(0, 20), default=0, show_default=True,
-              help="Add this many copies of each digit drawn the ways real images arrive (scans, "
-              "low resolution, pens, blur, JPEG, photos) and passed through the predictor's front-end.")
-@click.option("--outliers", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
-              help="Teach 'not a digit' with this many non-digits (letters, shapes, scribbles, empty "
-              "pages, garments) and calibrate the threshold on held-out digits.")
-@click.option("--outlier-data", type=click.Path(exists=True, path_type=str), default=None,
-              help="Fashion-MNIST folder for garments among the outliers "
-              f"(default: {FASHION_DIR} when --outliers is given and it exists).")
+@click.option(
+    "--arch",
+    type=click.Choice(["mlp", "cnn", "cnn-m"]),
+    default="mlp",
+    show_default=True,
+    help="mlp: the tutorial's model, layer for layer. cnn: a small CNN (12.8k parameters). "
+    "cnn-m: the packaged model's device CNN (99k parameters).",
+)
+@click.option(
+    "--augment",
+    "augment_copies",
+    type=click.IntRange(0, 20),
+    default=0,
+    show_default=True,
+    help="Add this many copies of each digit drawn the ways real images arrive (scans, "
+    "low resolution, pens, blur, JPEG, photos) and passed through the predictor's front-end.",
+)
+@click.option(
+    "--outliers",
+    type=click.IntRange(0, 1_000_000),
+    default=0,
+    show_default=True,
+    help="Teach 'not a digit' with this many non-digits (letters, shapes, scribbles, empty "
+    "pages, garments) and calibrate the threshold on held-out digits.",
+)
+@click.option(
+    "--outlier-data",
+    type=click.Path(exists=True, path_type=str),
+    default=None,
+    help="Fashion-MNIST folder for garments among the outliers "
+    f"(default: {FASHION_DIR} when --outliers is given and it exists).",
+)
 @click.option("--epochs", type=click.IntRange(1, 1000), default=5, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1, 60000), default=32, show_default=True)
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
-              help="Same seed on the same machine gives the same weights.")
-@click.option("--train-limit", type=click.IntRange(10, None), default=None,
-              help="Train on a class-balanced subset of this many images (quick runs).")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**31 - 1),
+    default=0,
+    show_default=True,
+    help="Same seed on the same machine gives the same weights.",
+)
+@click.option(
+    "--train-limit",
+    type=click.IntRange(10, None),
+    default=None,
+    help="Train on a class-balanced subset of this many images (quick runs).",
+)
 @DATA_DIR_OPTION
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=str),
-              default="models", show_default=True, help="Folder for the .keras model and its metadata.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default="models",
+    show_default=True,
+    help="Folder for the .keras model and its metadata.",
+)
 @JSON_OPTION
 @QUIET_OPTION
-def command(arch, augment_copies, outliers, outlier_data, epochs, batch_size, seed, train_limit,
-            data_dir, out_dir, as_json, quiet):
+def command(
+    arch,
+    augment_copies,
+    outliers,
+    outlier_data,
+    epochs,
+    batch_size,
+    seed,
+    train_limit,
+    data_dir,
+    out_dir,
+    as_json,
+    quiet,
+):
     """Train the tutorial's MLP, or a device CNN for real-world images, reproducibly.
 
     Writes OUT/<dataset>_<arch>.keras and a JSON metadata file beside it
@@ -54,15 +107,26 @@ def command(arch, augment_copies, outliers, outlier_data, epochs, batch_size, se
     log = logger(quiet)
     ensure_writable_dir(out_dir)  # fail before minutes of work, not after
     dataset = data_mod.load(data_dir)
-    log(f"data: {dataset.name} from {dataset.source} "
+    log(
+        f"data: {dataset.name} from {dataset.source} "
         f"({len(dataset.y_train)} train / {len(dataset.y_test)} test"
-        f"{', checksums verified' if dataset.verified else ', unknown checksums'})")
+        f"{', checksums verified' if dataset.verified else ', unknown checksums'})"
+    )
     if outliers and outlier_data is None and os.path.isdir(FASHION_DIR):
         outlier_data = FASHION_DIR
-    meta = train_mod.train(dataset, out_dir, arch=arch, epochs=epochs, batch_size=batch_size,
-                           seed=seed, train_limit=train_limit, log=log,
-                           augment_copies=augment_copies, outliers=outliers,
-                           outlier_data=outlier_data)
+    meta = train_mod.train(
+        dataset,
+        out_dir,
+        arch=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        train_limit=train_limit,
+        log=log,
+        augment_copies=augment_copies,
+        outliers=outliers,
+        outlier_data=outlier_data,
+    )
     summary = train_mod.summary(meta)
     if as_json:
         echo_json(summary)

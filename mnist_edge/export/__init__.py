@@ -29,16 +29,34 @@ import numpy as np
 
 from mnist_edge import data as data_mod
 from mnist_edge import fsutil, parity, reference
-from mnist_edge.export.artifacts import build_sidecar, write_c_array
+from mnist_edge.export.artifacts import build_sidecar
 from mnist_edge.export.convert import (
-    FORMAT_NAMES, QUANTIZATIONS, artifact_name, convert, frozen_forward, make_converter,
-    representative_images)
+    FORMAT_NAMES,
+    QUANTIZATIONS,
+    artifact_name,
+    convert,
+    frozen_forward,
+    make_converter,
+    representative_images,
+)
+from mnist_edge.micro import write_c_array
 
 DEFAULT_GATE = {"max_drop_pp": 0.5, "min_agreement": 0.99}
 
-__all__ = ["DEFAULT_GATE", "FORMAT_NAMES", "QUANTIZATIONS", "GateFailure", "artifact_name",
-           "convert", "convert_model", "export", "format_table", "representative_images",
-           "validate_model_outputs", "write_artifacts"]
+__all__ = [
+    "DEFAULT_GATE",
+    "FORMAT_NAMES",
+    "QUANTIZATIONS",
+    "GateFailure",
+    "artifact_name",
+    "convert",
+    "convert_model",
+    "export",
+    "format_table",
+    "representative_images",
+    "validate_model_outputs",
+    "write_artifacts",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,31 +75,40 @@ class GateFailure:
         return self.message
 
 
-def convert_model(concrete, quantization: str, io_type: str = "int8",
-                  calibration: Optional[np.ndarray] = None) -> bytes:
+def convert_model(
+    concrete, quantization: str, io_type: str = "int8", calibration: Optional[np.ndarray] = None
+) -> bytes:
     """Step 1: the TFLite bytes of one format."""
-    return convert(make_converter(concrete, quantization, io_type,
-                                  calibration if quantization == "int8" else None))
+    return convert(
+        make_converter(concrete, quantization, io_type, calibration if quantization == "int8" else None)
+    )
 
 
 def gate(quantization: str, stats: dict, max_drop_pp: float, min_agreement: float) -> List[GateFailure]:
     """The parity gate: float32 agrees on every image; quantised formats stay within bounds."""
     if quantization == "none":
         if stats["agreement"] < 1.0:
-            return [GateFailure("float32_mismatch",
-                                f"float32 disagrees with Keras on {stats['disagreements']} images")]
+            return [
+                GateFailure(
+                    "float32_mismatch", f"float32 disagrees with Keras on {stats['disagreements']} images"
+                )
+            ]
         return []
     failures = []
     if stats["accuracy_drop_pp"] > max_drop_pp:
-        failures.append(GateFailure("accuracy_drop", f"accuracy drop {stats['accuracy_drop_pp']:.2f} pp"
-                                                     f" > {max_drop_pp} pp"))
+        failures.append(
+            GateFailure(
+                "accuracy_drop", f"accuracy drop {stats['accuracy_drop_pp']:.2f} pp > {max_drop_pp} pp"
+            )
+        )
     if stats["agreement"] < min_agreement:
         failures.append(GateFailure("agreement", f"agreement {stats['agreement']:.4f} < {min_agreement}"))
     return failures
 
 
-def validate_model_outputs(predictor, keras_probs: np.ndarray, dataset, quantization: str,
-                           max_drop_pp: float, min_agreement: float):
+def validate_model_outputs(
+    predictor, keras_probs: np.ndarray, dataset, quantization: str, max_drop_pp: float, min_agreement: float
+):
     """Step 2: parity with Keras on the whole test set, and the gate's verdict.
 
     Returns:
@@ -96,8 +123,9 @@ def validate_model_outputs(predictor, keras_probs: np.ndarray, dataset, quantiza
     return stats, gate(quantization, stats, max_drop_pp, min_agreement)
 
 
-def write_artifacts(stage: Path, out_dir: Path, name: str, content: bytes, sidecar: dict,
-                    keep: bool) -> Optional[Path]:
+def write_artifacts(
+    stage: Path, out_dir: Path, name: str, content: bytes, sidecar: dict, keep: bool
+) -> Optional[Path]:
     """Step 3: the model and its sidecar under their final names (or nothing when not kept)."""
     if not keep:
         return None
@@ -126,9 +154,13 @@ class _Context:
 
 
 def _calibration_facts(images: np.ndarray, seed: int) -> dict:
-    return {"samples": int(len(images)), "seed": seed, "source": "training set, class-balanced",
-            "preprocessing": "float32 pixels / 255 (as at inference)",
-            "value_range": [float(np.min(images)), float(np.max(images))]}
+    return {
+        "samples": int(len(images)),
+        "seed": seed,
+        "source": "training set, class-balanced",
+        "preprocessing": "float32 pixels / 255 (as at inference)",
+        "value_range": [float(np.min(images)), float(np.max(images))],
+    }
 
 
 def _write_reference(ctx: _Context, stage: Path, source_sha: str) -> dict:
@@ -138,12 +170,37 @@ def _write_reference(ctx: _Context, stage: Path, source_sha: str) -> dict:
     fsutil.commit(fsutil.write_bytes_atomic(stage / name, content), ctx.out_dir / name)
     import hashlib
 
-    return {"file": name, "sha256": hashlib.sha256(content).hexdigest(), "n": int(len(ctx.keras_probs)),
-            "source_sha256": source_sha, "test_images_md5": ctx.dataset.md5["test_images"]}
+    return {
+        "file": name,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "n": int(len(ctx.keras_probs)),
+        "source_sha256": source_sha,
+        "test_images_md5": ctx.dataset.md5["test_images"],
+    }
 
 
-def _export_one(ctx: _Context, stage: Path, quant: str, io_type: str, gate_bounds: dict,
-                keep_failed: bool, c_array: bool, debug: bool, log) -> dict:
+def _micro(final: Path, ctx: _Context, predictor, log):
+    """The TFLM check of a written int8 model, and its ``NAME.micro.json``."""
+    from mnist_edge import micro
+
+    log(f"{final.name}: checking with TensorFlow Lite Micro on {len(ctx.dataset.x_test)} images")
+    result = micro.check(final, ctx.dataset.x_test, predictor.probabilities(ctx.dataset.x_test).argmax(1))
+    log(micro.format_fit(result))
+    return result, fsutil.write_json_atomic(final.with_suffix(".micro.json"), result)
+
+
+def _export_one(
+    ctx: _Context,
+    stage: Path,
+    quant: str,
+    io_type: str,
+    gate_bounds: dict,
+    keep_failed: bool,
+    c_array: bool,
+    debug: bool,
+    log,
+    micro: bool = False,
+) -> dict:
     from mnist_edge.runtime import Predictor
 
     started = time.perf_counter()
@@ -151,39 +208,69 @@ def _export_one(ctx: _Context, stage: Path, quant: str, io_type: str, gate_bound
     content = convert_model(ctx.concrete, quant, io_type, ctx.calibration_images)
     probe = fsutil.write_bytes_atomic(stage / f"probe-{name}", content)
     predictor = Predictor(probe)
-    stats, failures = validate_model_outputs(predictor, ctx.keras_probs, ctx.dataset, quant,
-                                             **gate_bounds)
+    stats, failures = validate_model_outputs(predictor, ctx.keras_probs, ctx.dataset, quant, **gate_bounds)
     passed = not failures
-    validation = dict(stats, passed=passed, reasons=[str(f) for f in failures],
-                      gate={"agreement": 1.0} if quant == "none" else dict(gate_bounds))
-    sidecar = build_sidecar(content, predictor, quant, io_type if quant == "int8" else None,
-                            ctx.source, ctx.calibration if quant == "int8" else None, validation,
-                            ctx.abstain, ctx.reference)
+    validation = dict(
+        stats,
+        passed=passed,
+        reasons=[str(f) for f in failures],
+        gate={"agreement": 1.0} if quant == "none" else dict(gate_bounds),
+    )
+    sidecar = build_sidecar(
+        content,
+        predictor,
+        quant,
+        io_type if quant == "int8" else None,
+        ctx.source,
+        ctx.calibration if quant == "int8" else None,
+        validation,
+        ctx.abstain,
+        ctx.reference,
+    )
     final = write_artifacts(stage, ctx.out_dir, name, content, sidecar, passed or keep_failed)
-    extras = []
-    if quant == "int8" and final and c_array:
+    extras, micro_result = [], None
+    if quant == "int8" and final and (c_array or micro):
         extras += write_c_array(content, ctx.out_dir, Path(name).stem)
+    if quant == "int8" and final and micro:
+        micro_result, micro_path = _micro(final, ctx, predictor, log)
+        extras.append(micro_path)
     if quant == "int8" and debug:
         from mnist_edge.export.debug import quantization_debug_report
 
-        extras += quantization_debug_report(ctx.concrete, ctx.calibration_images, ctx.out_dir,
-                                            Path(name).stem)
-    log(f"{name}: {'pass' if passed else 'FAIL'} ({len(content) / 1024:.1f} KB, accuracy "
+        extras += quantization_debug_report(
+            ctx.concrete, ctx.calibration_images, ctx.out_dir, Path(name).stem
+        )
+    log(
+        f"{name}: {'pass' if passed else 'FAIL'} ({len(content) / 1024:.1f} KB, accuracy "
         f"{stats['accuracy']:.4f}, agreement {stats['agreement']:.4f})"
-        + ("" if passed else " - " + "; ".join(str(f) for f in failures)))
-    return _record(name, quant, sidecar, content, stats, passed, final, failures, extras, started)
+        + ("" if passed else " - " + "; ".join(str(f) for f in failures))
+    )
+    record = _record(name, quant, sidecar, content, stats, passed, final, failures, extras, started)
+    if micro_result is not None:
+        record["micro"] = micro_result
+    return record
 
 
 def _record(name, quant, sidecar, content, stats, passed, final, failures, extras, started) -> dict:
     return {
-        "path": str(final) if final else None, "name": name, "format": FORMAT_NAMES[quant],
-        "quantization": quant, "io_dtype": sidecar["input"]["dtype"], "size_bytes": len(content),
-        "accuracy": stats["accuracy"], "keras_accuracy": stats["keras_accuracy"],
-        "accuracy_drop_pp": stats["accuracy_drop_pp"], "agreement": stats["agreement"],
-        "max_abs_diff": stats["max_abs_diff"], "mean_abs_diff": stats["mean_abs_diff"],
-        "passed": passed, "kept": final is not None, "reasons": [str(f) for f in failures],
+        "path": str(final) if final else None,
+        "name": name,
+        "format": FORMAT_NAMES[quant],
+        "quantization": quant,
+        "io_dtype": sidecar["input"]["dtype"],
+        "size_bytes": len(content),
+        "accuracy": stats["accuracy"],
+        "keras_accuracy": stats["keras_accuracy"],
+        "accuracy_drop_pp": stats["accuracy_drop_pp"],
+        "agreement": stats["agreement"],
+        "max_abs_diff": stats["max_abs_diff"],
+        "mean_abs_diff": stats["mean_abs_diff"],
+        "passed": passed,
+        "kept": final is not None,
+        "reasons": [str(f) for f in failures],
         "failures": [dataclasses.asdict(f) for f in failures],
-        "seconds": round(time.perf_counter() - started, 3), "extra_files": [str(p) for p in extras],
+        "seconds": round(time.perf_counter() - started, 3),
+        "extra_files": [str(p) for p in extras],
     }
 
 
@@ -192,7 +279,7 @@ def export(
     out_dir: os.PathLike,
     quantizations: Sequence[str] = QUANTIZATIONS,
     io_type: str = "int8",
-    dataset: Optional["data_mod.Dataset"] = None,
+    dataset: Optional[data_mod.Dataset] = None,
     calibration_samples: int = 500,
     seed: int = 0,
     max_drop_pp: float = DEFAULT_GATE["max_drop_pp"],
@@ -202,6 +289,7 @@ def export(
     c_array: bool = False,
     calibration_images: Optional[np.ndarray] = None,
     log: Callable[[str], None] = lambda _msg: None,
+    micro: bool = False,
 ) -> dict:
     """Exports, checks and writes every requested format.
 
@@ -218,6 +306,8 @@ def export(
         keep_failed: keep files that fail the gate (marked failed).
         debug: also write the int8 per-layer error report.
         c_array: also write the int8 model as a C source/header pair.
+        micro: also check the int8 model with TensorFlow Lite Micro and
+            write its C array and ``NAME.micro.json`` (:mod:`mnist_edge.micro`).
         calibration_images: override the representative data (float32 as
             fed to the model); for experiments and tests.
         log: progress lines.
@@ -243,43 +333,63 @@ def export(
     ctx = _Context(
         concrete=frozen_forward(model),
         keras_probs=evaluate.keras_probabilities(model, data_mod.normalize(dataset.x_test)),
-        dataset=dataset, out_dir=out_dir, stem=model_path.stem,
+        dataset=dataset,
+        out_dir=out_dir,
+        stem=model_path.stem,
         # The file's name, not the build machine's path to it (meaningless on a device).
-        source={"name": model_path.name, "sha256": source_sha, "dataset": dataset.name,
-                "dataset_md5": dataset.md5},
+        source={
+            "name": model_path.name,
+            "sha256": source_sha,
+            "dataset": dataset.name,
+            "dataset_md5": dataset.md5,
+        },
         calibration_images=calibration_images,
-        calibration=_calibration_facts(calibration_images, seed) if calibration_images is not None
-        else None,
-        abstain=(load_metadata(model_path) or {}).get("abstain"), reference=None)
+        calibration=_calibration_facts(calibration_images, seed) if calibration_images is not None else None,
+        abstain=(load_metadata(model_path) or {}).get("abstain"),
+        reference=None,
+    )
     gate_bounds = {"max_drop_pp": max_drop_pp, "min_agreement": min_agreement}
     with fsutil.staging_dir(out_dir) as stage:
         ctx.reference = _write_reference(ctx, stage, source_sha)
-        artifacts = [_export_one(ctx, stage, quant, io_type, gate_bounds, keep_failed, c_array, debug,
-                                 log) for quant in quantizations]
+        artifacts = [
+            _export_one(ctx, stage, quant, io_type, gate_bounds, keep_failed, c_array, debug, log, micro)
+            for quant in quantizations
+        ]
     float_size = next((a["size_bytes"] for a in artifacts if a["quantization"] == "none"), None)
     for a in artifacts:
         a["size_ratio_vs_float32"] = round(a["size_bytes"] / float_size, 4) if float_size else None
     return {
-        "model": str(model_path), "model_sha256": source_sha, "dataset": dataset.name,
-        "out_dir": str(out_dir), "reference": str(out_dir / ctx.reference["file"]),
+        "model": str(model_path),
+        "model_sha256": source_sha,
+        "dataset": dataset.name,
+        "out_dir": str(out_dir),
+        "reference": str(out_dir / ctx.reference["file"]),
         "keras_accuracy": float(np.mean(ctx.keras_probs.argmax(1) == dataset.y_test)),
-        "artifacts": artifacts, "passed": all(a["passed"] for a in artifacts),
+        "artifacts": artifacts,
+        "passed": all(a["passed"] for a in artifacts),
         "seconds": round(time.perf_counter() - started, 3),
     }
 
 
 def format_table(result: dict) -> str:
     """An Ultralytics-style table: format, size, accuracy, agreement, status."""
-    header = f"{'format':<22}{'size KB':>9}{'x f32':>7}{'accuracy':>10}{'drop pp':>9}" \
-             f"{'agreement':>11}{'max|dp|':>9}  status"
-    lines = [f"Keras reference: {result['model']}  accuracy {result['keras_accuracy']:.4f}", header,
-             "-" * len(header)]
+    header = (
+        f"{'format':<22}{'size KB':>9}{'x f32':>7}{'accuracy':>10}{'drop pp':>9}"
+        f"{'agreement':>11}{'max|dp|':>9}  status"
+    )
+    lines = [
+        f"Keras reference: {result['model']}  accuracy {result['keras_accuracy']:.4f}",
+        header,
+        "-" * len(header),
+    ]
     for a in result["artifacts"]:
         fmt = a["format"] + (f" ({a['io_dtype']} io)" if a["quantization"] == "int8" else "")
         ratio = f"{a['size_ratio_vs_float32']:.3f}" if a["size_ratio_vs_float32"] else "-"
         status = "pass" if a["passed"] else ("FAIL (kept)" if a["kept"] else "FAIL (removed)")
-        lines.append(f"{fmt:<22}{a['size_bytes'] / 1024:9.1f}{ratio:>7}{a['accuracy']:10.4f}"
-                     f"{a['accuracy_drop_pp']:9.2f}{a['agreement']:11.4f}{a['max_abs_diff']:9.4f}"
-                     f"  {status}")
+        lines.append(
+            f"{fmt:<22}{a['size_bytes'] / 1024:9.1f}{ratio:>7}{a['accuracy']:10.4f}"
+            f"{a['accuracy_drop_pp']:9.2f}{a['agreement']:11.4f}{a['max_abs_diff']:9.4f}"
+            f"  {status}"
+        )
     lines.append(f"total {result['seconds']:.1f} s")
     return "\n".join(lines)

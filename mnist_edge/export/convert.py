@@ -72,7 +72,7 @@ def frozen_forward(model):
     return convert_variables_to_constants_v2(concrete)
 
 
-def representative_images(dataset: "data_mod.Dataset", samples: int, seed: int) -> np.ndarray:
+def representative_images(dataset: data_mod.Dataset, samples: int, seed: int) -> np.ndarray:
     """Calibration images: a class-balanced, seeded sample of training images.
 
     Preprocessed exactly as at inference: float32 pixels / 255.
@@ -89,8 +89,9 @@ def representative_images(dataset: "data_mod.Dataset", samples: int, seed: int) 
     return data_mod.normalize(dataset.x_train[idx])
 
 
-def make_converter(concrete, quantization: str, io_type: str = "int8",
-                   calibration: Optional[np.ndarray] = None):
+def make_converter(
+    concrete, quantization: str, io_type: str = "int8", calibration: Optional[np.ndarray] = None
+):
     """Configures a TFLiteConverter for one format.
 
     Args:
@@ -118,7 +119,7 @@ def make_converter(concrete, quantization: str, io_type: str = "int8",
 
         def representative():
             for i in range(len(images)):
-                yield [images[i:i + 1]]
+                yield [images[i : i + 1]]
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -15,8 +15,7 @@ from mnist_edge.reporting import save_figure
 from mnist_edge.runtime.backends import quiet_native_stderr
 
 
-def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path,
-                              stem: str) -> List[Path]:
+def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path, stem: str) -> List[Path]:
     """Per-layer int8 error report via ``tf.lite.experimental.QuantizationDebugger``.
 
     Writes ``<stem>_debug.csv`` (one row per quantised tensor: op, tensor,
@@ -42,11 +41,10 @@ def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path,
 
     def dataset():
         for i in range(len(images)):
-            yield [images[i:i + 1]]
+            yield [images[i : i + 1]]
 
     with quiet_native_stderr():
-        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter,
-                                                             debug_dataset=dataset)
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
         debugger.run()
     buffer = io.StringIO()
     debugger.layer_statistics_dump(buffer)

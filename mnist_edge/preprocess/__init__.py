@@ -6,13 +6,19 @@ modules (see :mod:`mnist_edge.preprocess.frontend`).
 """
 
 from mnist_edge.errors import ImageError, NoDigitError
-from mnist_edge.preprocess.frontend import (
-    is_mnist_form, preprocess_file, to_mnist, to_mnist_candidates)
-from mnist_edge.preprocess.load import (
-    IMAGE_SUFFIXES, MAX_PIXELS, iter_image_paths, load_gray, pil_to_gray)
+from mnist_edge.preprocess.frontend import is_mnist_form, preprocess_file, to_mnist, to_mnist_candidates
+from mnist_edge.preprocess.load import IMAGE_SUFFIXES, MAX_PIXELS, iter_image_paths, load_gray, pil_to_gray
 
 __all__ = [
-    "IMAGE_SUFFIXES", "MAX_PIXELS", "ImageError", "NoDigitError", "is_mnist_form",
-    "iter_image_paths", "load_gray", "pil_to_gray", "preprocess_file", "to_mnist",
+    "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
+    "ImageError",
+    "NoDigitError",
+    "is_mnist_form",
+    "iter_image_paths",
+    "load_gray",
+    "pil_to_gray",
+    "preprocess_file",
+    "to_mnist",
     "to_mnist_candidates",
 ]

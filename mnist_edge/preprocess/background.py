@@ -25,7 +25,15 @@ from typing import Optional
 import numpy as np
 
 from mnist_edge.preprocess.morphology import (
-    box_blur, closing, dilate3, erode3, opening, otsu, quantile, rank_filter, resize)
+    box_blur,
+    closing,
+    dilate3,
+    erode3,
+    opening,
+    otsu,
+    quantile,
+    resize,
+)
 
 MIN_CONTRAST = 0.06  # weakest stroke that can count as ink, as a fraction of the paper
 NOISE_FACTOR = 6.0  # ...and it must also stand this many noise deviations above the paper
@@ -34,13 +42,12 @@ BACKGROUND_SIDE = 96  # the background is estimated at this resolution (it is sm
 # digit on a page; the widest leaves only a tight crop's slow shading.
 FILTER_WIDTHS = (0.1, 0.2, 0.4)
 STRONG_INK = 0.5  # flat-reading ink this strong is strokes even when no filter found any
-CLEAN_TOLERANCE = 0.1
 CLEAN_SHADING = 0.05  # lighting that varies less than this over the image is even
 EXACT_BACKGROUND = 0.15  # this share of pixels at one exact level: a rendering or a scan
 TIGHT_SPAN = 0.9  # ink across this much of the image both ways: a tight crop
 TIGHT_SHADING = 0.35  # ...which keeps one level unless it is shaded more than this
 SHADING_SIDE = 32  # the lighting is fitted on the image shrunk to this (it is smooth)
-SHADING_FACTOR = 2.0  # ink fainter than twice the shading amplitude may be a shadow  # share of flat-reading ink allowed to be shading in a clean image
+SHADING_FACTOR = 2.0  # ink fainter than twice the shading amplitude may be a shadow
 
 
 @dataclasses.dataclass
@@ -77,7 +84,7 @@ def _residual(gray: np.ndarray, background, dark_ink: bool) -> np.ndarray:
     return (gray - background).astype(np.float32)
 
 
-def _reading(gray: np.ndarray, background, dark_ink: bool, filter_width, noise: float) -> "InkMap":
+def _reading(gray: np.ndarray, background, dark_ink: bool, filter_width, noise: float) -> InkMap:
     residual = _residual(gray, background, dark_ink)
     ink = np.clip(residual, 0.0, 1.0)
     paper = float(np.mean(background)) if dark_ink else 1.0
@@ -165,7 +172,7 @@ def shading_amplitude(gray: np.ndarray, dark_ink: bool) -> float:
     h, w = gray.shape
     scale = min(1.0, SHADING_SIDE / max(h, w))
     small = resize(gray, (max(2, round(w * scale)), max(2, round(h * scale))), "box")
-    yy, xx = np.mgrid[-1:1:complex(0, small.shape[0]), -1:1:complex(0, small.shape[1])]
+    yy, xx = np.mgrid[-1 : 1 : complex(0, small.shape[0]), -1 : 1 : complex(0, small.shape[1])]
     design = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], -1).reshape(-1, 6)
     values = small.reshape(-1).astype(np.float64)
     paper_side = 1.0 if dark_ink else -1.0
@@ -181,7 +188,7 @@ def shading_amplitude(gray: np.ndarray, dark_ink: bool) -> float:
     return spread / max(float(seen.mean()), 0.05) if dark_ink else spread
 
 
-def _lost_strokes(local: "InkMap", flat: np.ndarray, shading: float) -> bool:
+def _lost_strokes(local: InkMap, flat: np.ndarray, shading: float) -> bool:
     """Does the flat reading find strokes the local one erased (too wide for its filter)?
 
     The extra ink must be stronger than the shading could make paper look,
@@ -210,7 +217,7 @@ def flat_share(gray: np.ndarray, level: float) -> float:
     return float(np.mean(np.abs(gray - level) <= 1.5 / 255))
 
 
-def _spans_image(ink: "InkMap") -> bool:
+def _spans_image(ink: InkMap) -> bool:
     """True when the ink reaches across most of the image both ways (a tight crop)."""
     mask = _mask(ink.ink, ink.level)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
@@ -220,7 +227,7 @@ def _spans_image(ink: "InkMap") -> bool:
     return (rows[-1] - rows[0] + 1 >= TIGHT_SPAN * h) and (cols[-1] - cols[0] + 1 >= TIGHT_SPAN * w)
 
 
-def _is_clean(gray: np.ndarray, flat: "InkMap", level: float, shading: float) -> bool:
+def _is_clean(gray: np.ndarray, flat: InkMap, level: float, shading: float) -> bool:
     """True when one background level is right for the whole image.
 
     A background of one exact value (a rendering or a digitised scan), or
@@ -228,8 +235,7 @@ def _is_clean(gray: np.ndarray, flat: "InkMap", level: float, shading: float) ->
     which is exact, where a rank filter could only nibble at wide strokes
     and their junctions.
     """
-    return flat.has_strokes and (
-        flat_share(gray, level) >= EXACT_BACKGROUND or shading <= CLEAN_SHADING)
+    return flat.has_strokes and (flat_share(gray, level) >= EXACT_BACKGROUND or shading <= CLEAN_SHADING)
 
 
 def ink_map(gray: np.ndarray, dark_ink: bool) -> InkMap:
@@ -248,8 +254,9 @@ def ink_map(gray: np.ndarray, dark_ink: bool) -> InkMap:
     shading = shading_amplitude(gray, dark_ink)
     if _is_clean(gray, flat, level, shading):
         return flat
-    first = _reading(gray, _local_background(gray, dark_ink, FILTER_WIDTHS[0]), dark_ink,
-                     FILTER_WIDTHS[0], noise)
+    first = _reading(
+        gray, _local_background(gray, dark_ink, FILTER_WIDTHS[0]), dark_ink, FILTER_WIDTHS[0], noise
+    )
     if not _lost_strokes(first, flat.ink, shading):
         return first  # a page: strokes well under a tenth of it (or nothing at all)
     if flat.has_strokes and shading <= TIGHT_SHADING and _spans_image(flat):

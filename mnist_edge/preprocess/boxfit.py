@@ -35,7 +35,7 @@ def crop_digit(ink: np.ndarray, digit: Digit) -> np.ndarray:
     top, bottom, left, right = digit.box
     keep = dilate3(digit.mask.astype(np.uint8)).astype(bool)  # keep the strokes' soft edges
     crop = np.where(keep, np.clip(ink, 0.0, 1.0), 0.0)
-    return crop[top:bottom + 1, left:right + 1].astype(np.float32)
+    return crop[top : bottom + 1, left : right + 1].astype(np.float32)
 
 
 def thicken(crop: np.ndarray, stroke_px: float) -> np.ndarray:
@@ -86,5 +86,5 @@ def centre_by_mass(box: np.ndarray) -> np.ndarray:
     top = int(np.clip(round(CENTRE - cy), 0, FIELD - h))
     left = int(np.clip(round(CENTRE - cx), 0, FIELD - w))
     field = np.zeros((FIELD, FIELD), dtype=np.float32)
-    field[top:top + h, left:left + w] = box
+    field[top : top + h, left : left + w] = box
     return np.round(field * 255).astype(np.uint8)

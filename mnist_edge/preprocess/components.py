@@ -105,8 +105,7 @@ class Components:
 
     def box(self, index: int):
         """(top, bottom, left, right) of one component, inclusive."""
-        return (int(self.top[index]), int(self.bottom[index]),
-                int(self.left[index]), int(self.right[index]))
+        return (int(self.top[index]), int(self.bottom[index]), int(self.left[index]), int(self.right[index]))
 
 
 def label(mask: np.ndarray) -> Components:

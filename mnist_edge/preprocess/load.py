@@ -146,9 +146,7 @@ def _deep_to_gray(img) -> np.ndarray:
 
 
 def _has_alpha(img) -> bool:
-    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        img.mode == "P" and "transparency" in img.info
-    )
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
 
 
 def _alpha_to_gray(img) -> np.ndarray:
@@ -214,8 +212,7 @@ def _npy_values_to_gray(arr: np.ndarray) -> np.ndarray:
         return arr.astype(np.float32) / 255.0
     if arr.dtype.kind in "iu":
         if arr.min() < 0 or arr.max() > 255:
-            raise ImageError(
-                f"integer .npy values must be pixels 0..255 (got {arr.min()}..{arr.max()})")
+            raise ImageError(f"integer .npy values must be pixels 0..255 (got {arr.min()}..{arr.max()})")
         return arr.astype(np.float32) / 255.0
     if arr.dtype.kind in "fb":
         with np.errstate(all="ignore"):
@@ -225,7 +222,8 @@ def _npy_values_to_gray(arr: np.ndarray) -> np.ndarray:
         if values.min() < 0 or values.max() > 1.0 + 1e-6:
             raise ImageError(
                 f"float .npy values must be in [0, 1] (got {values.min():g}..{values.max():g});"
-                " save uint8 pixels or divide by 255")
+                " save uint8 pixels or divide by 255"
+            )
         return values
     raise ImageError(f"unsupported .npy dtype {arr.dtype}")
 
@@ -286,7 +284,8 @@ def load_gray(path: Union[str, os.PathLike]) -> np.ndarray:
 
 
 def iter_image_paths(
-    inputs: Sequence[Union[str, os.PathLike]], skip: Optional[Callable[[str], bool]] = None,
+    inputs: Sequence[Union[str, os.PathLike]],
+    skip: Optional[Callable[[str], bool]] = None,
 ) -> Iterator[Tuple[Path, Optional[str]]]:
     """Expands files and folders into ``(path, error or None)`` pairs.
 

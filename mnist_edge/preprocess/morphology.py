@@ -24,8 +24,13 @@ def resize(arr: np.ndarray, size_wh: Tuple[int, int], resample: str = "bilinear"
     """
     from PIL import Image
 
-    mode = {"box": Image.BOX, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
-            "lanczos": Image.LANCZOS, "nearest": Image.NEAREST}[resample]
+    mode = {
+        "box": Image.BOX,
+        "bilinear": Image.BILINEAR,
+        "bicubic": Image.BICUBIC,
+        "lanczos": Image.LANCZOS,
+        "nearest": Image.NEAREST,
+    }[resample]
     img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32), mode="F")
     return np.asarray(img.resize(size_wh, mode), dtype=np.float32)
 
@@ -75,7 +80,7 @@ def box_blur(arr: np.ndarray, radius: int) -> np.ndarray:
     sat = padded.cumsum(0).cumsum(1)
     k = 2 * radius + 1
     h, w = arr.shape
-    total = (sat[k:k + h, k:k + w] - sat[:h, k:k + w] - sat[k:k + h, :w] + sat[:h, :w])
+    total = sat[k : k + h, k : k + w] - sat[:h, k : k + w] - sat[k : k + h, :w] + sat[:h, :w]
     return (total / (k * k)).astype(np.float32)
 
 
@@ -93,11 +98,11 @@ def erode3(mask: np.ndarray) -> np.ndarray:
 def _shift_reduce(a: np.ndarray, op, pad_value):
     p = np.pad(a, 1, mode="constant", constant_values=pad_value)
     h, w = a.shape
-    out = p[1:1 + h, 1:1 + w].copy()
+    out = p[1 : 1 + h, 1 : 1 + w].copy()
     for dy in range(3):
         for dx in range(3):
             if dy != 1 or dx != 1:
-                op(out, p[dy:dy + h, dx:dx + w], out=out)
+                op(out, p[dy : dy + h, dx : dx + w], out=out)
     return out
 
 

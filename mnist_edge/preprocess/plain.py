@@ -34,7 +34,7 @@ def plain_normalise(gray: np.ndarray) -> np.ndarray:
     if g.max() <= g.min():
         raise NoDigitError("no digit found (blank image)")
     ys, xs = np.nonzero(g > 0.5 * g.max())
-    crop = g[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    crop = g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     h, w = crop.shape
     f = 20.0 / max(h, w)
     box = resize(crop, (max(1, round(w * f)), max(1, round(h * f))), "bilinear")

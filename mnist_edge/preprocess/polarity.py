@@ -30,8 +30,14 @@ def border_pixels(gray: np.ndarray, width: int = 0) -> np.ndarray:
     """The pixels of the outer ring (``width`` px, default ~3 % of the side)."""
     h, w = gray.shape
     width = width or max(1, round(0.03 * min(h, w)))
-    return np.concatenate([gray[:width].ravel(), gray[-width:].ravel(),
-                           gray[width:-width, :width].ravel(), gray[width:-width, -width:].ravel()])
+    return np.concatenate(
+        [
+            gray[:width].ravel(),
+            gray[-width:].ravel(),
+            gray[width:-width, :width].ravel(),
+            gray[width:-width, -width:].ravel(),
+        ]
+    )
 
 
 def border_vote(gray: np.ndarray):
@@ -63,8 +69,7 @@ def local_contrast(gray: np.ndarray):
     scale = 96.0 / max(h, w)
     small_wh = (max(8, round(w * scale)), max(8, round(h * scale)))
     small = resize(gray, small_wh, "box")
-    local = np.asarray(Image.fromarray(small, mode="F").filter(ImageFilter.MedianFilter(9)),
-                       dtype=np.float32)
+    local = np.asarray(Image.fromarray(small, mode="F").filter(ImageFilter.MedianFilter(9)), dtype=np.float32)
     deviation = small - local
     darker = float(np.clip(-deviation - 0.05, 0, None).sum())
     brighter = float(np.clip(deviation - 0.05, 0, None).sum())

@@ -22,9 +22,9 @@ from mnist_edge.preprocess.morphology import dilate3, erode3, otsu, stroke_width
 REACH_OF_GROUP = 0.25  # a stroke within a quarter of the digit's size belongs to it
 REACH_OF_STROKES = 2.0  # ... or within two stroke widths (dots of a dotted 7)
 MIN_LINE_FREE_WIDTH = 4.0  # strokes at least this wide (px) survive removing 1-2 px lines
-MAX_INK_FRACTION = 0.6
+MAX_INK_FRACTION = 0.6  # more "ink" than this is a background, not a digit
 NO_BACKGROUND = "no digit found (no ink on a background)"
-FAINT_INK = 0.2  # hysteresis: ink this strong (of the stroke level) joins strokes it touches  # more "ink" than this is a background, not a digit
+FAINT_INK = 0.2  # hysteresis: ink this strong (of the stroke level) joins strokes it touches
 
 
 @dataclasses.dataclass
@@ -115,8 +115,12 @@ def _grow_group(comps: Components, candidates: np.ndarray, width: float) -> np.n
 
 
 def _group_box(comps: Components, member: np.ndarray) -> Tuple[int, int, int, int]:
-    return (int(comps.top[member].min()), int(comps.bottom[member].max()),
-            int(comps.left[member].min()), int(comps.right[member].max()))
+    return (
+        int(comps.top[member].min()),
+        int(comps.bottom[member].max()),
+        int(comps.left[member].min()),
+        int(comps.right[member].max()),
+    )
 
 
 def _with_faint_ink(norm: np.ndarray, digit: np.ndarray) -> np.ndarray:
@@ -126,8 +130,9 @@ def _with_faint_ink(norm: np.ndarray, digit: np.ndarray) -> np.ndarray:
     return np.isin(faint.labels, touching[touching > 0]) | digit
 
 
-def select_digit(mask: np.ndarray, width: float, norm: Optional[np.ndarray] = None,
-                 photo: bool = False) -> Digit:
+def select_digit(
+    mask: np.ndarray, width: float, norm: Optional[np.ndarray] = None, photo: bool = False
+) -> Digit:
     """Keeps the digit's strokes: the largest component and everything within reach.
 
     Args:

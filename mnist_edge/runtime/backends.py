@@ -147,8 +147,14 @@ def xnnpack_off_kwargs(runtime_name: str) -> dict:
     return {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
 
 
-def build_interpreter(interpreter_class, runtime_name: str, content: bytes, where: str,
-                      num_threads: Optional[int] = None, xnnpack: bool = True):
+def build_interpreter(
+    interpreter_class,
+    runtime_name: str,
+    content: bytes,
+    where: str,
+    num_threads: Optional[int] = None,
+    xnnpack: bool = True,
+):
     """Builds and allocates an interpreter on model bytes, with C++ logs silenced.
 
     Args:

@@ -18,10 +18,25 @@ from typing import List, Optional, Tuple
 
 # TensorType -> (name, bytes per element); 0 bytes: not a fixed-size type.
 TENSOR_TYPES = {
-    0: ("float32", 4), 1: ("float16", 2), 2: ("int32", 4), 3: ("uint8", 1), 4: ("int64", 8),
-    5: ("string", 0), 6: ("bool", 1), 7: ("int16", 2), 8: ("complex64", 8), 9: ("int8", 1),
-    10: ("float64", 8), 11: ("complex128", 16), 12: ("uint64", 8), 13: ("resource", 0),
-    14: ("variant", 0), 15: ("uint32", 4), 16: ("uint16", 2), 17: ("int4", 0), 18: ("bfloat16", 2),
+    0: ("float32", 4),
+    1: ("float16", 2),
+    2: ("int32", 4),
+    3: ("uint8", 1),
+    4: ("int64", 8),
+    5: ("string", 0),
+    6: ("bool", 1),
+    7: ("int16", 2),
+    8: ("complex64", 8),
+    9: ("int8", 1),
+    10: ("float64", 8),
+    11: ("complex128", 16),
+    12: ("uint64", 8),
+    13: ("resource", 0),
+    14: ("variant", 0),
+    15: ("uint32", 4),
+    16: ("uint16", 2),
+    17: ("int4", 0),
+    18: ("bfloat16", 2),
 }
 MAX_VECTOR = 1 << 24  # no vector in a model this toolkit serves is longer
 
@@ -46,7 +61,7 @@ class Reader:
         self._check(at, struct.calcsize(fmt))
         return struct.unpack_from("<" + fmt, self.buf, at)[0]
 
-    def table(self, at: int) -> "Table":
+    def table(self, at: int) -> Table:
         """The table whose start is at ``at``."""
         vtable = at - self.scalar("i", at)
         vt_size, obj_size = self.scalar("H", vtable), self.scalar("H", vtable + 2)
@@ -57,7 +72,7 @@ class Reader:
         fields = struct.unpack_from(f"<{(vt_size - 4) // 2}H", self.buf, vtable + 4)
         return Table(self, at, fields, obj_size)
 
-    def root(self) -> "Table":
+    def root(self) -> Table:
         """The root table."""
         return self.table(self.scalar("I", 0))
 
@@ -87,7 +102,7 @@ class Table:
         pos = self._field(index)
         return default if pos is None else self.reader.scalar(fmt, pos)
 
-    def table(self, index: int) -> Optional["Table"]:
+    def table(self, index: int) -> Optional[Table]:
         """A sub-table field, or None."""
         pos = self._field(index)
         return None if pos is None else self.reader.table(self.reader.indirect(pos))
@@ -111,7 +126,7 @@ class Table:
         start, length = vec
         return list(struct.unpack_from(f"<{length}{fmt}", self.reader.buf, start))
 
-    def tables(self, index: int) -> List["Table"]:
+    def tables(self, index: int) -> List[Table]:
         """A vector of tables (empty when absent)."""
         vec = self._vector(index, 4)
         if vec is None:
@@ -129,4 +144,4 @@ class Table:
         if span is None:
             return None
         start, length = span
-        return bytes(self.reader.buf[start:start + length]).decode("utf-8", "replace")
+        return bytes(self.reader.buf[start : start + length]).decode("utf-8", "replace")

@@ -45,7 +45,8 @@ print("ok")
 def verdict_dir() -> Path:
     """Where probe verdicts are kept ($MNIST_EDGE_CACHE or ~/.cache/mnist-edge)."""
     base = os.environ.get("MNIST_EDGE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge"
+    )
     return Path(base) / "verified-models"
 
 
@@ -72,19 +73,27 @@ def probe(path: Path, sha256: str, runtime_name: str, runtime_version: str) -> N
     if marker.exists():
         return
     try:
-        result = subprocess.run([sys.executable, "-c", _PROBE, str(path), runtime_name],
-                                capture_output=True, text=True, timeout=PROBE_TIMEOUT,
-                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(path), runtime_name],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        )
     except subprocess.TimeoutExpired:
-        raise RuntimeModelError(f"{path}: loading the model did not finish in "
-                                f"{PROBE_TIMEOUT:.0f} s; refusing it") from None
+        raise RuntimeModelError(
+            f"{path}: loading the model did not finish in {PROBE_TIMEOUT:.0f} s; refusing it"
+        ) from None
     if result.returncode < 0:
-        raise RuntimeModelError(f"{path}: the {runtime_name} interpreter crashed on this model "
-                                f"({_describe_crash(result.returncode)}); it cannot be used")
+        raise RuntimeModelError(
+            f"{path}: the {runtime_name} interpreter crashed on this model "
+            f"({_describe_crash(result.returncode)}); it cannot be used"
+        )
     if result.returncode != 0 or "ok" not in result.stdout:
         lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-        raise RuntimeModelError(lines[-1][:300] if lines else
-                                f"{path}: cannot load TFLite model (exit code {result.returncode})")
+        raise RuntimeModelError(
+            lines[-1][:300] if lines else f"{path}: cannot load TFLite model (exit code {result.returncode})"
+        )
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()

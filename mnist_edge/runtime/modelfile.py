@@ -50,8 +50,10 @@ def read_and_validate(path: Union[str, os.PathLike]):
             if len(head) < 8 or head[4:8] != TFLITE_MAGIC:
                 raise RuntimeModelError(f"{path}: not a TFLite model (no TFL3 identifier)")
             if size > MAX_MODEL_BYTES:
-                raise RuntimeModelError(f"{path}: {size >> 20} MB is too large for a 28x28 digit "
-                                        f"model (at most {MAX_MODEL_BYTES >> 20} MB)")
+                raise RuntimeModelError(
+                    f"{path}: {size >> 20} MB is too large for a 28x28 digit "
+                    f"model (at most {MAX_MODEL_BYTES >> 20} MB)"
+                )
             content = head + handle.read(MAX_MODEL_BYTES)
     except OSError as exc:
         raise RuntimeModelError(f"{path}: cannot read ({exc.strerror or exc})") from None

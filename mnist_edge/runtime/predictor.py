@@ -125,9 +125,7 @@ def as_pixel_batch(images) -> np.ndarray:
 
 def _checked_floats(arr: np.ndarray) -> np.ndarray:
     values = arr.astype(np.float32)
-    if values.size and (
-        not np.isfinite(values).all() or values.min() < -1e-6 or values.max() > 1.0 + 1e-6
-    ):
+    if values.size and (not np.isfinite(values).all() or values.min() < -1e-6 or values.max() > 1.0 + 1e-6):
         low, high = np.nanmin(values), np.nanmax(values)
         raise InputError(
             f"{arr.dtype} input must hold values in [0, 1] (got {low:g}..{high:g});"
@@ -156,27 +154,35 @@ class Predictor:
             belongs to a different file.
     """
 
-    def __init__(self, model_path: Union[str, os.PathLike], num_threads: Optional[int] = None,
-                 runtime: str = "auto", xnnpack: bool = True, untrusted: bool = False):
+    def __init__(
+        self,
+        model_path: Union[str, os.PathLike],
+        num_threads: Optional[int] = None,
+        runtime: str = "auto",
+        xnnpack: bool = True,
+        untrusted: bool = False,
+    ):
         self.model_path = Path(model_path)
         self.content, self.facts = modelfile.read_and_validate(self.model_path)
-        self.interpreter_class, self.runtime, self.runtime_version = (
-            backends.load_interpreter_class(runtime))
+        self.interpreter_class, self.runtime, self.runtime_version = backends.load_interpreter_class(runtime)
         if untrusted:
-            guard.probe(self.model_path, hashlib.sha256(self.content).hexdigest(), self.runtime,
-                        self.runtime_version)
+            guard.probe(
+                self.model_path, hashlib.sha256(self.content).hexdigest(), self.runtime, self.runtime_version
+            )
         self.num_threads = num_threads
         self.xnnpack = xnnpack
         self._single = self.new_interpreter()
         inp, out, self._in_shape = _check_io(
-            self.model_path, self._single.get_input_details(), self._single.get_output_details())
+            self.model_path, self._single.get_input_details(), self._single.get_output_details()
+        )
         self.input_dtype = np.dtype(inp["dtype"])
         self.output_dtype = np.dtype(out["dtype"])
         signature = inp.get("shape_signature")
         self.resizable = signature is not None and len(signature) > 0 and int(signature[0]) == -1
         self.input_quantization, self.output_quantization = _quant(inp), _quant(out)
-        self.sidecar = sidecar.load_sidecar(self.model_path, self.content,
-                                            self.input_quantization, self.output_quantization)
+        self.sidecar = sidecar.load_sidecar(
+            self.model_path, self.content, self.input_quantization, self.output_quantization
+        )
         self.metadata = self.sidecar.document if self.sidecar else None
         self.labels = list(self.sidecar.labels) if self.sidecar else [str(i) for i in range(10)]
         self._in_index, self._out_index = inp["index"], out["index"]
@@ -185,8 +191,17 @@ class Predictor:
         self._setup_tables()
         self._set, self._invoke, self._get = fastpath.interpreter_calls(self._single)
         self.predict = fastpath.build_fast_predict(
-            self._single, self._in_index, self._out_index, self._pixel_lut, self._out_table,
-            self._out_order, _PIXEL_SCALE, self._lock, Prediction, self.predict)
+            self._single,
+            self._in_index,
+            self._out_index,
+            self._pixel_lut,
+            self._out_table,
+            self._out_order,
+            _PIXEL_SCALE,
+            self._lock,
+            Prediction,
+            self.predict,
+        )
 
     def _setup_tables(self) -> None:
         """Pixel -> input and output byte -> probability tables."""
@@ -195,24 +210,30 @@ class Predictor:
         # A Python list for the single-image path, where numpy's per-call
         # overhead would cost more than the 10-value work itself.
         self._out_table = None if self._out_lut is None else self._out_lut.tolist()
-        self._out_order = (bytes(np.arange(256, dtype=np.uint8) ^ 128)
-                           if self.output_dtype == np.dtype(np.int8) else None)
+        self._out_order = (
+            bytes(np.arange(256, dtype=np.uint8) ^ 128) if self.output_dtype == np.dtype(np.int8) else None
+        )
         table = self._pixel_lut.view(np.uint8) if self._pixel_lut.dtype.itemsize == 1 else None
         self._pixel_identity = table is not None and np.array_equal(table, np.arange(256))
         self._pixel_xor128 = table is not None and np.array_equal(table, np.arange(256) ^ 128)
 
     def new_interpreter(self):
         """A fresh allocated interpreter on this model, with this predictor's settings."""
-        return backends.build_interpreter(self.interpreter_class, self.runtime, self.content,
-                                          str(self.model_path), self.num_threads, self.xnnpack)
+        return backends.build_interpreter(
+            self.interpreter_class,
+            self.runtime,
+            self.content,
+            str(self.model_path),
+            self.num_threads,
+            self.xnnpack,
+        )
 
     def _build_pixel_lut(self) -> np.ndarray:
         """Maps each uint8 pixel straight to the model's input value."""
         if self.input_dtype.kind == "f":
             # float32 arithmetic, exactly what the single-image path computes
             # with one np.multiply, so both paths give bit-identical inputs.
-            return (np.arange(256, dtype=np.float32) * np.float32(_PIXEL_SCALE)).astype(
-                self.input_dtype)
+            return (np.arange(256, dtype=np.float32) * np.float32(_PIXEL_SCALE)).astype(self.input_dtype)
         values = np.arange(256, dtype=np.float64) * _PIXEL_SCALE
         return _quantize(values, self.input_dtype, self.input_quantization)
 
@@ -294,8 +315,9 @@ class Predictor:
 
     def default_batch_size(self) -> int:
         """Images per batch call: as many as fit in :data:`BATCH_MEMORY` of tensors (<= 10,000)."""
-        per_image = sum(t.elements * t.itemsize for k, t in enumerate(self.facts.tensors)
-                        if not self.facts.constant(k))
+        per_image = sum(
+            t.elements * t.itemsize for k, t in enumerate(self.facts.tensors) if not self.facts.constant(k)
+        )
         return int(max(1, min(10_000, BATCH_MEMORY // max(per_image, 1))))
 
     def probabilities(self, images, batch_size: Optional[int] = None) -> np.ndarray:
@@ -314,8 +336,7 @@ class Predictor:
         """
         if batch_size is None:
             batch_size = self.default_batch_size()
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer (got {batch_size!r})")
         x = self.prepare(images)
         out = np.empty((len(x), 10), dtype=np.float32)
@@ -328,7 +349,7 @@ class Predictor:
 
     def _run_one_by_one(self, x: np.ndarray, out: np.ndarray) -> None:
         for i in range(len(x)):
-            self._set(self._in_index, x[i:i + 1])
+            self._set(self._in_index, x[i : i + 1])
             self._invoke()
             out[i] = self._dequantize(self._get(self._out_index)[0])
 
@@ -337,14 +358,14 @@ class Predictor:
             self._batch = self.new_interpreter()
             self._batch_size = 1
         for start in range(0, len(x), batch_size):
-            chunk = x[start:start + batch_size]
+            chunk = x[start : start + batch_size]
             if len(chunk) != self._batch_size:
                 self._batch.resize_tensor_input(self._in_index, (len(chunk),) + self._in_shape)
                 self._batch.allocate_tensors()
                 self._batch_size = len(chunk)
             self._batch.set_tensor(self._in_index, chunk)
             self._batch.invoke()
-            out[start:start + len(chunk)] = self._dequantize(self._batch.get_tensor(self._out_index))
+            out[start : start + len(chunk)] = self._dequantize(self._batch.get_tensor(self._out_index))
 
     def predict_batch(self, images, batch_size: Optional[int] = None) -> List[Prediction]:
         """Predicts many images; each result equals :meth:`predict` on that image."""
@@ -366,9 +387,13 @@ class Predictor:
             "xnnpack": self.xnnpack,
             "input_dtype": self.input_dtype.name,
             "output_dtype": self.output_dtype.name,
-            "input_quantization": {"scale": self.input_quantization[0],
-                                   "zero_point": self.input_quantization[1]},
-            "output_quantization": {"scale": self.output_quantization[0],
-                                    "zero_point": self.output_quantization[1]},
+            "input_quantization": {
+                "scale": self.input_quantization[0],
+                "zero_point": self.input_quantization[1],
+            },
+            "output_quantization": {
+                "scale": self.output_quantization[0],
+                "zero_point": self.output_quantization[1],
+            },
             "has_metadata": self.sidecar is not None,
         }

@@ -161,8 +161,12 @@ def _reference(path: Path, document: dict) -> Optional[Tuple[str, str]]:
     ref = document.get("reference")
     if ref is None:
         return None
-    if not isinstance(ref, dict) or not isinstance(ref.get("file"), str) \
-            or not isinstance(ref.get("sha256"), str) or not _SHA256.fullmatch(ref["sha256"]):
+    if (
+        not isinstance(ref, dict)
+        or not isinstance(ref.get("file"), str)
+        or not isinstance(ref.get("sha256"), str)
+        or not _SHA256.fullmatch(ref["sha256"])
+    ):
         raise _fail(path, "reference must name a file and its SHA-256")
     name = ref["file"]
     if not name or "/" in name or "\\" in name or name in (".", ".."):
@@ -206,8 +210,7 @@ def load_sidecar(
         path=path,
         document=document,
         labels=labels,
-        quantization=_optional_str(path, document, "quantization",
-                                   ("none", "float16", "dynamic", "int8")),
+        quantization=_optional_str(path, document, "quantization", ("none", "float16", "dynamic", "int8")),
         format_name=_optional_str(path, document, "format_name"),
         io_type=_optional_str(path, document, "io_type", ("int8", "uint8", "float")),
         min_confidence=_min_confidence(path, document),

@@ -31,8 +31,13 @@ MAX_TENSOR_ELEMENTS = 4_000_000
 MAX_RANK = 6
 MAX_TOTAL_BYTES = 256 << 20  # all tensors together: an arena bound for a 28x28 classifier
 ACCEPTED_INPUT_SHAPES = ([1, 28, 28], [1, 784], [1, 28, 28, 1])
-ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
-                    "int32": (-2 ** 31, 2 ** 31 - 1), "uint16": (0, 65535)}
+ZERO_POINT_RANGE = {
+    "int8": (-128, 127),
+    "uint8": (0, 255),
+    "int16": (-32768, 32767),
+    "int32": (-(2**31), 2**31 - 1),
+    "uint16": (0, 65535),
+}
 RESHAPE = BUILTIN_OPS.index("RESHAPE")
 
 
@@ -64,7 +69,7 @@ class OpFacts:
     code: int
     inputs: List[int]
     outputs: List[int]
-    table: "flatbuf.Table"
+    table: flatbuf.Table
 
     @property
     def name(self) -> str:
@@ -81,7 +86,7 @@ class ModelFacts:
     inputs: List[int]
     outputs: List[int]
     buffer_spans: List[Tuple[int, int]]
-    reader: "flatbuf.Reader"
+    reader: flatbuf.Reader
     total_bytes: int = 0
 
     @property
@@ -114,10 +119,17 @@ def _tensor(k: int, table) -> TensorFacts:
     dtype, itemsize = flatbuf.TENSOR_TYPES[code]
     quant = table.table(4)
     return TensorFacts(
-        index=k, name=(table.string(3) or "")[:80], dtype=dtype, itemsize=itemsize,
-        shape=table.vector(0, "i"), signature=table.vector(7, "i"), buffer=table.scalar(2, "I"),
-        scales=quant.vector(2, "f") if quant else [], zero_points=quant.vector(3, "q") if quant else [],
-        quantized_dimension=quant.scalar(6, "i") if quant else 0)
+        index=k,
+        name=(table.string(3) or "")[:80],
+        dtype=dtype,
+        itemsize=itemsize,
+        shape=table.vector(0, "i"),
+        signature=table.vector(7, "i"),
+        buffer=table.scalar(2, "I"),
+        scales=quant.vector(2, "f") if quant else [],
+        zero_points=quant.vector(3, "q") if quant else [],
+        quantized_dimension=quant.scalar(6, "i") if quant else 0,
+    )
 
 
 def _opcode(table) -> int:
@@ -146,8 +158,9 @@ def parse(content: bytes) -> ModelFacts:
         if index >= len(opcodes):
             raise RuntimeModelError(f"an operator names opcode {index} of {len(opcodes)}")
         ops.append(OpFacts(opcodes[index], op.vector(1, "i"), op.vector(2, "i"), op))
-    return ModelFacts(tensors, ops, graph.vector(1, "i"), graph.vector(2, "i"),
-                      _buffer_spans(reader, model), reader)
+    return ModelFacts(
+        tensors, ops, graph.vector(1, "i"), graph.vector(2, "i"), _buffer_spans(reader, model), reader
+    )
 
 
 def _check_tensor(t: TensorFacts, facts: ModelFacts) -> Optional[str]:
@@ -157,8 +170,9 @@ def _check_tensor(t: TensorFacts, facts: ModelFacts) -> Optional[str]:
         return f"tensor {t.index} ({t.name}) has shape {t.shape}"
     if t.elements > MAX_TENSOR_ELEMENTS:
         return f"tensor {t.index} ({t.name}) has {t.elements} elements (shape {t.shape})"
-    if t.signature and (len(t.signature) != len(t.shape) or any(
-            d != s and d != -1 for d, s in zip(t.signature, t.shape))):
+    if t.signature and (
+        len(t.signature) != len(t.shape) or any(d != s and d != -1 for d, s in zip(t.signature, t.shape))
+    ):
         return f"tensor {t.index} ({t.name}) has a shape signature {t.signature} unlike its shape"
     if t.buffer >= len(facts.buffer_spans):
         return f"tensor {t.index} ({t.name}) names buffer {t.buffer} of {len(facts.buffer_spans)}"
@@ -175,10 +189,11 @@ def _check_quantization(t: TensorFacts) -> Optional[str]:
         return f"tensor {t.index} ({t.name}) has a quantisation scale that is not a positive number"
     if t.zero_points and len(t.zero_points) != len(t.scales):
         return f"tensor {t.index} ({t.name}) has {len(t.scales)} scales and {len(t.zero_points)} zero points"
-    if len(t.scales) > 1 and not (0 <= t.quantized_dimension < len(t.shape)
-                                  and len(t.scales) == t.shape[t.quantized_dimension]):
+    if len(t.scales) > 1 and not (
+        0 <= t.quantized_dimension < len(t.shape) and len(t.scales) == t.shape[t.quantized_dimension]
+    ):
         return f"tensor {t.index} ({t.name}) has per-channel quantisation that does not fit its shape"
-    low, high = ZERO_POINT_RANGE.get(t.dtype, (-2 ** 63, 2 ** 63 - 1))
+    low, high = ZERO_POINT_RANGE.get(t.dtype, (-(2**63), 2**63 - 1))
     if any(not low <= z <= high for z in t.zero_points):
         return f"tensor {t.index} ({t.name}) has a zero point outside the {t.dtype} range"
     return None
@@ -209,8 +224,7 @@ def _reshape_target(facts: ModelFacts, op: OpFacts) -> Optional[List[int]]:
 
 def _check_reshapes(facts: ModelFacts) -> Optional[str]:
     for op in facts.ops:
-        if op.code != RESHAPE or not op.inputs or not op.outputs or op.inputs[0] < 0 \
-                or op.outputs[0] < 0:
+        if op.code != RESHAPE or not op.inputs or not op.outputs or op.inputs[0] < 0 or op.outputs[0] < 0:
             continue
         target = _reshape_target(facts, op)
         if not target:
@@ -265,6 +279,8 @@ def validate(content: bytes, where: str) -> ModelFacts:
         raise RuntimeModelError(f"{where}: invalid TFLite model ({problem})")
     facts.total_bytes = sum(t.elements * t.itemsize for t in facts.tensors)
     if facts.total_bytes > MAX_TOTAL_BYTES:
-        raise RuntimeModelError(f"{where}: invalid TFLite model (its tensors need "
-                                f"{facts.total_bytes >> 20} MB, more than {MAX_TOTAL_BYTES >> 20} MB)")
+        raise RuntimeModelError(
+            f"{where}: invalid TFLite model (its tensors need "
+            f"{facts.total_bytes >> 20} MB, more than {MAX_TOTAL_BYTES >> 20} MB)"
+        )
     return facts

@@ -19,14 +19,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import atheris  # noqa: E402
+import atheris
 
 with atheris.instrument_imports(include=["mnist_edge"]):
-    import mnist_edge.data  # noqa: E402,F401
-    import mnist_edge.preprocess  # noqa: E402,F401
-    import mnist_edge.runtime  # noqa: E402,F401
+    import mnist_edge.data
+    import mnist_edge.preprocess
+    import mnist_edge.runtime  # noqa: F401
 
-import targets  # noqa: E402
+import targets
 
 
 def main():

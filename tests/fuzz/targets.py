@@ -116,9 +116,14 @@ def seeds(target: str) -> dict:
     """Starting inputs for a target: small, valid files of every kind it reads."""
     root = Path(__file__).resolve().parent.parent
     if target == "model":
-        models = [root / "fixtures" / n for n in ("mnist_mlp_int8_uint8io.tflite",
-                                                  "mnist_mlp_float32.tflite",
-                                                  "wrong_shape_32x32_to_5.tflite")]
+        models = [
+            root / "fixtures" / n
+            for n in (
+                "mnist_mlp_int8_uint8io.tflite",
+                "mnist_mlp_float32.tflite",
+                "wrong_shape_32x32_to_5.tflite",
+            )
+        ]
         from mnist_edge.runtime import default_model_path
 
         models.append(default_model_path())
@@ -127,8 +132,11 @@ def seeds(target: str) -> dict:
         return _image_seeds()
     if target == "npy":
         out = {}
-        for name, arr in (("u8", np.eye(28, dtype=np.uint8) * 255), ("f", np.eye(28, dtype=np.float32)),
-                          ("vec", np.zeros(784, np.uint8))):
+        for name, arr in (
+            ("u8", np.eye(28, dtype=np.uint8) * 255),
+            ("f", np.eye(28, dtype=np.float32)),
+            ("vec", np.zeros(784, np.uint8)),
+        ):
             buf = io.BytesIO()
             np.save(buf, arr)
             out[f"{name}.npy"] = buf.getvalue()
@@ -137,8 +145,13 @@ def seeds(target: str) -> dict:
         return _idx_seeds()
     if target == "npz":
         buf = io.BytesIO()
-        np.savez_compressed(buf, x_train=np.zeros((4, 28, 28), np.uint8), y_train=np.arange(4, dtype=np.uint8),
-                            x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.arange(2, dtype=np.uint8))
+        np.savez_compressed(
+            buf,
+            x_train=np.zeros((4, 28, 28), np.uint8),
+            y_train=np.arange(4, dtype=np.uint8),
+            x_test=np.zeros((2, 28, 28), np.uint8),
+            y_test=np.arange(2, dtype=np.uint8),
+        )
         return {"mnist.npz": buf.getvalue()}
     if target == "sidecar":
         from mnist_edge.runtime import default_model_path
@@ -154,10 +167,19 @@ def _image_seeds() -> dict:
     digit = np.zeros((40, 30), np.uint8)
     digit[5:35, 12:18] = 255
     out = {}
-    for fmt, mode in (("PNG", "L"), ("JPEG", "RGB"), ("GIF", "P"), ("BMP", "RGB"), ("WEBP", "RGBA"),
-                      ("TIFF", "I;16")):
-        img = Image.fromarray(255 - digit).convert(mode) if mode != "I;16" else \
-            Image.fromarray((255 - digit).astype(np.uint16) * 257)
+    for fmt, mode in (
+        ("PNG", "L"),
+        ("JPEG", "RGB"),
+        ("GIF", "P"),
+        ("BMP", "RGB"),
+        ("WEBP", "RGBA"),
+        ("TIFF", "I;16"),
+    ):
+        img = (
+            Image.fromarray(255 - digit).convert(mode)
+            if mode != "I;16"
+            else Image.fromarray((255 - digit).astype(np.uint16) * 257)
+        )
         buf = io.BytesIO()
         img.save(buf, format=fmt)
         out[f"seed.{fmt.lower()}"] = buf.getvalue()

@@ -1,0 +1,79 @@
+"""Running ``serve``: the model checked once, then uvicorn with N worker processes.
+
+Workers are separate processes (uvicorn's own supervisor), each with its own
+Predictor: an interpreter is single-threaded work, so processes are how the
+service uses every core. Their settings travel in one environment variable
+(``MNIST_EDGE_SERVE``, JSON) to :func:`app_from_env`, the factory uvicorn
+imports in each worker. SIGTERM is uvicorn's graceful shutdown: no new
+connections, the requests in flight finish, then exit 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from typing import Optional
+
+CONFIG_ENV = "MNIST_EDGE_SERVE"
+
+
+@dataclasses.dataclass
+class ServeConfig:
+    """What a worker needs to build the app."""
+
+    model: str
+    token: Optional[str] = None
+    max_body: int = 4 << 20
+    max_inflight: int = 64
+    min_confidence: Optional[float] = None
+    threads: Optional[int] = 1
+    runtime: str = "auto"
+
+
+def app_from_env():
+    """uvicorn's factory in each worker: the app for the config in ``MNIST_EDGE_SERVE``."""
+    from mnist_edge.runtime import Predictor
+    from mnist_edge.serve.app import create_app
+
+    config = ServeConfig(**json.loads(os.environ[CONFIG_ENV]))
+    predictor = Predictor(config.model, num_threads=config.threads, runtime=config.runtime)
+    return create_app(predictor, config.min_confidence, config.token, config.max_body, config.max_inflight)
+
+
+def serve(
+    config: ServeConfig,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "warning",
+    untrusted: bool = True,
+) -> None:
+    """Checks the model once, then runs uvicorn until SIGTERM / Ctrl-C.
+
+    Raises:
+        RuntimeModelError: the model cannot be served.
+    """
+    import uvicorn
+
+    from mnist_edge.runtime import Predictor
+
+    # Validate (and, for a user's file, probe in a child) before any worker starts.
+    Predictor(config.model, num_threads=config.threads, runtime=config.runtime, untrusted=untrusted)
+    os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mnist-edge-metrics-")
+    uvicorn.run(
+        "mnist_edge.serve.server:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        # A hard cap on connections beyond the app's own work limit: 503, not a pile-up.
+        limit_concurrency=max(256, 4 * config.max_inflight),
+        timeout_graceful_shutdown=15,
+    )
