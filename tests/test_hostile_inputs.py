@@ -237,20 +237,9 @@ def test_a_huge_npy_is_refused_from_its_header(tmp_path, digit_png):
 
 
 def fake_png(path, width, height):
-    import zlib
+    from helpers import fake_png_bytes
 
-    def chunk(kind, payload):
-        return (
-            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 10))
-        + chunk(b"IEND", b"")
-    )
+    path.write_bytes(fake_png_bytes(width, height))
     return path
 
 

@@ -1,10 +1,8 @@
 """`mnist-edge predict` end to end, good and bad inputs (no TensorFlow needed)."""
 
 import json
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +14,11 @@ from mnist_edge.cli import main
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def _png_chunk(kind, payload):
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
 def huge_png(path, side=30000):
     """A tiny file whose header claims a side x side 8-bit greyscale image."""
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 100))
-        + _png_chunk(b"IEND", b"")
-    )
+    from helpers import fake_png_bytes
+
+    path.write_bytes(fake_png_bytes(side, side))
     return path
 
 

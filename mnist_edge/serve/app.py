@@ -26,6 +26,7 @@ from typing import Optional
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -42,8 +43,11 @@ def error(status: int, message: str, headers: Optional[dict] = None) -> JSONResp
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-class BodyTooLarge(Exception):
-    """A streamed body passed the limit."""
+class BodyTooLarge(HTTPException):
+    """A streamed body passed the limit (an HTTP 413 wherever it surfaces)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body over {limit} bytes")
 
 
 class Guard:
@@ -97,8 +101,8 @@ class Guard:
         self.inflight += 1
         try:
             await self.app(scope, self._limited(receive), send)
-        except BodyTooLarge:
-            await error(413, f"request body over {self.max_body} bytes")(scope, receive, send)
+        except BodyTooLarge as exc:
+            await error(413, exc.detail)(scope, receive, send)
         finally:
             self.inflight -= 1
 
@@ -127,7 +131,7 @@ class Guard:
             if message["type"] == "http.request":
                 seen["bytes"] += len(message.get("body", b""))
                 if seen["bytes"] > self.max_body:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(self.max_body)
             return message
 
         return limited
@@ -300,6 +304,7 @@ def create_app(
         exception_handlers={
             404: lambda request, exc: error(404, f"no such endpoint: {request.url.path}"),
             405: lambda request, exc: error(405, f"method {request.method} not allowed here"),
+            HTTPException: lambda request, exc: error(exc.status_code, str(exc.detail)),
         },
     )
     return Guard(app, routes, metrics, token, max_body, max_inflight)

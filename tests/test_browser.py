@@ -1,0 +1,194 @@
+"""The serve page in a real browser: Debian's Chromium, headless, driven by Selenium.
+
+Draws strokes of several digits on the canvas and checks the label shown,
+and feeds a camera frame from a file (Chromium's fake video capture) and
+checks the label. Screenshots go to $CI_ARTIFACTS/browser (or a temp folder).
+Skipped when Chromium, chromedriver or Selenium are missing (CI installs them).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+webdriver = pytest.importorskip("selenium.webdriver")
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="apt-get install chromium chromium-driver"
+)
+
+# Strokes in pad coordinates (0..1), one list of points per stroke.
+DIGIT_STROKES = {
+    "1": [[(0.45, 0.22), (0.55, 0.12), (0.55, 0.88)]],
+    "7": [[(0.22, 0.18), (0.78, 0.18), (0.42, 0.88)]],
+    "0": [[(0.5 + 0.22 * np.sin(t), 0.5 - 0.34 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 40)]],
+    "4": [[(0.62, 0.12), (0.22, 0.62), (0.8, 0.62)], [(0.62, 0.35), (0.62, 0.9)]],
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def artifacts():
+    folder = Path(os.environ.get("CI_ARTIFACTS") or tempfile.mkdtemp()) / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def service():
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_edge", "serve", "-q", "--port", str(port), "--token", "pagetoken"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(url + "v2/health/ready", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield url
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def write_y4m(path: Path, gray: np.ndarray, frames: int = 10) -> Path:
+    """A Y4M video (4:2:0) showing one grey image, for Chromium's fake camera."""
+    h, w = gray.shape
+    chroma = np.full((h // 2) * (w // 2), 128, np.uint8).tobytes()
+    with open(path, "wb") as handle:
+        handle.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            handle.write(b"FRAME\n" + gray.astype(np.uint8).tobytes() + chroma + chroma)
+    return path
+
+
+@pytest.fixture(scope="module")
+def camera_video(tmp_path_factory, mnist):
+    """A camera pointed at a 3 (a clearly written one) large in dark ink on white paper."""
+    from mnist_edge.runtime import Predictor, default_model_path
+
+    predictor = Predictor(default_model_path())
+    threes = np.flatnonzero(mnist.y_test == 3)
+    index = next(i for i in threes if predictor.predict(mnist.x_test[i]).confidence > 0.99)
+    page = np.full((480, 640), 235, np.uint8)
+    glyph = Image.fromarray(255 - mnist.x_test[index]).resize((300, 300), Image.BICUBIC)
+    page[90:390, 170:470] = np.minimum(page[90:390, 170:470], np.asarray(glyph))
+    return write_y4m(tmp_path_factory.mktemp("cam") / "digit3.y4m", page), 3
+
+
+@pytest.fixture(scope="module")
+def browser(camera_video):
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1000,900",
+        f"--user-data-dir={tempfile.mkdtemp()}",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_video[0]}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def open_page(browser, url):
+    browser.get(url)
+    browser.execute_script("localStorage.setItem('mnist-edge-token', 'pagetoken')")
+    browser.get(url)
+
+
+def shown_label(browser, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        answer = browser.find_element("id", "label").get_attribute("data-answer")
+        if answer:
+            return answer
+        time.sleep(0.1)
+    raise AssertionError("no answer shown: " + browser.find_element("id", "status").text)
+
+
+def draw(browser, strokes):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    pad = browser.find_element("id", "pad")
+    size = pad.size
+    for stroke in strokes:
+        points = [(int((x - 0.5) * size["width"]), int((y - 0.5) * size["height"])) for x, y in stroke]
+        chain = (
+            ActionChains(browser, duration=10).move_to_element_with_offset(pad, *points[0]).click_and_hold()
+        )
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            steps = max(1, int(max(abs(x1 - x0), abs(y1 - y0)) / 12))
+            for k in range(1, steps + 1):
+                chain.move_to_element_with_offset(
+                    pad, x0 + (x1 - x0) * k // steps, y0 + (y1 - y0) * k // steps
+                )
+        chain.release().perform()
+
+
+@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
+def test_drawing_a_digit_shows_its_label(browser, service, artifacts, digit):
+    open_page(browser, service)
+    browser.find_element("id", "clear").click()
+    draw(browser, DIGIT_STROKES[digit])
+    time.sleep(0.5)  # let the last update land
+    label = shown_label(browser)
+    browser.save_screenshot(str(artifacts / f"drawn_{digit}.png"))
+    assert label == digit
+    assert len(browser.find_elements("css selector", "#probs .bar")) == 10
+    assert browser.find_element("id", "seen").get_attribute("src").startswith("data:image/png;base64,")
+
+
+def test_a_camera_frame_is_read(browser, service, artifacts, camera_video):
+    open_page(browser, service)
+    browser.find_element("id", "camera-start").click()
+    deadline = time.time() + 15
+    while time.time() < deadline and not browser.execute_script(
+        "const v = document.getElementById('video'); return v.videoWidth > 0 && v.readyState >= 2;"
+    ):
+        time.sleep(0.2)
+    browser.find_element("id", "camera-snap").click()
+    label = shown_label(browser)
+    browser.save_screenshot(str(artifacts / "camera.png"))
+    assert label == str(camera_video[1])
+
+
+def test_the_page_asks_for_the_token_once(browser, service):
+    browser.get(service)
+    browser.execute_script("localStorage.clear()")
+    browser.get(service)
+    browser.execute_script("window.prompt = () => 'pagetoken'")
+    draw(browser, DIGIT_STROKES["1"])
+    assert shown_label(browser) == "1"
+    assert browser.execute_script("return localStorage.getItem('mnist-edge-token')") == "pagetoken"

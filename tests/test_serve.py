@@ -1,0 +1,439 @@
+"""`mnist-edge serve`: every endpoint, status code, bad input, auth, limits, SIGTERM (no TensorFlow).
+
+Endpoints are exercised in-process through Starlette's TestClient; the
+process-level behaviour (SIGTERM, workers, a body streamed past the limit)
+against a real `mnist-edge serve` on a free loopback port.
+"""
+
+import io
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+from starlette.testclient import TestClient
+
+from mnist_edge import reading, runtime
+from mnist_edge.serve.app import create_app
+
+DEFAULT = runtime.default_model_path()
+NAME = DEFAULT.stem
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return runtime.Predictor(DEFAULT, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def client(predictor):
+    return TestClient(create_app(predictor, max_body=64 * 1024, max_inflight=8))
+
+
+@pytest.fixture(scope="module")
+def secured(predictor):
+    return TestClient(create_app(predictor, token="s3cret"))
+
+
+def v2_body(images, datatype="UINT8", nested=False):
+    arr = np.asarray(images)
+    data = arr.tolist() if nested else arr.ravel().tolist()
+    return {
+        "id": "r1",
+        "inputs": [{"name": "image", "shape": list(arr.shape), "datatype": datatype, "data": data}],
+    }
+
+
+def png_bytes(image):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# -- health and metadata ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path,key", [("/v2/health/live", "live"), ("/v2/health/ready", "ready")])
+def test_health(client, path, key):
+    response = client.get(path)
+    assert response.status_code == 200 and response.json() == {key: True}
+
+
+@pytest.mark.parametrize("name", [NAME, "mnist"])
+def test_model_metadata_and_ready(client, name):
+    meta = client.get(f"/v2/models/{name}").json()
+    assert meta["name"] == NAME and meta["inputs"][0]["shape"] == [-1, 28, 28]
+    assert [o["name"] for o in meta["outputs"]] == ["probabilities", "label"]
+    assert meta["parameters"]["labels"] == [str(i) for i in range(10)]
+    assert client.get(f"/v2/models/{name}/ready").json()["ready"] is True
+
+
+def test_server_metadata(client):
+    assert client.get("/v2").json()["name"] == "mnist-edge"
+
+
+def test_unknown_model_and_path(client):
+    response = client.get("/v2/models/resnet")
+    assert response.status_code == 404 and "resnet" in response.json()["error"]
+    response = client.get("/nowhere")
+    assert response.status_code == 404 and set(response.json()) == {"error"}
+    assert client.get("/v2/models/mnist/infer").status_code == 405
+
+
+# -- v2 infer -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_v2_infer_batch_equals_the_predictor(client, predictor, mnist, nested):
+    images = mnist.x_test[:5]
+    response = client.post(f"/v2/models/{NAME}/infer", json=v2_body(images, nested=nested))
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert doc["model_name"] == NAME and doc["id"] == "r1"
+    probs = next(o for o in doc["outputs"] if o["name"] == "probabilities")
+    labels = next(o for o in doc["outputs"] if o["name"] == "label")
+    assert probs["shape"] == [5, 10] and labels["data"] == [int(v) for v in mnist.y_test[:5]]
+    expected = predictor.probabilities(images)
+    np.testing.assert_allclose(np.reshape(probs["data"], (5, 10)), expected, atol=1e-6)
+
+
+def test_v2_infer_fp32_matches_uint8(client, mnist):
+    image = mnist.x_test[:1]
+    u8 = client.post("/v2/models/mnist/infer", json=v2_body(image)).json()
+    f32 = client.post("/v2/models/mnist/infer", json=v2_body(image / 255.0, "FP32")).json()
+    assert u8["outputs"][1]["data"] == f32["outputs"][1]["data"]
+
+
+def test_v2_infer_requested_outputs(client, mnist):
+    body = v2_body(mnist.x_test[:2])
+    body["outputs"] = [{"name": "label"}]
+    doc = client.post("/v2/models/mnist/infer", json=body).json()
+    assert [o["name"] for o in doc["outputs"]] == ["label"]
+
+
+BAD_V2 = [
+    ("malformed JSON", b"{not json", "malformed JSON"),
+    ("not an object", b"[1, 2]", "JSON object"),
+    ("no inputs", json.dumps({"inputs": []}).encode(), "list of one tensor"),
+    (
+        "wrong shape",
+        json.dumps(
+            {"inputs": [{"name": "x", "shape": [1, 32, 32], "datatype": "UINT8", "data": [0] * 1024}]}
+        ).encode(),
+        "is not [N, 28, 28]",
+    ),
+    (
+        "data count",
+        json.dumps(
+            {"inputs": [{"name": "x", "shape": [1, 28, 28], "datatype": "UINT8", "data": [0] * 10}]}
+        ).encode(),
+        "holds 10 values",
+    ),
+    (
+        "dtype",
+        json.dumps(
+            {"inputs": [{"name": "x", "shape": [1, 28, 28], "datatype": "INT64", "data": [0] * 784}]}
+        ).encode(),
+        "not supported",
+    ),
+    (
+        "pixel range",
+        json.dumps(
+            {"inputs": [{"name": "x", "shape": [1, 28, 28], "datatype": "UINT8", "data": [300] * 784}]}
+        ).encode(),
+        "0..255",
+    ),
+    (
+        "NaN",
+        b'{"inputs": [{"name": "x", "shape": [1, 784], "datatype": "FP32", "data": [NaN'
+        + b", 0" * 783
+        + b"]}]}",
+        "NaN",
+    ),
+    (
+        "0-255 floats",
+        json.dumps(
+            {"inputs": [{"name": "x", "shape": [1, 28, 28], "datatype": "FP32", "data": [200.0] * 784}]}
+        ).encode(),
+        "[0, 1]",
+    ),
+    (
+        "batch 0",
+        json.dumps(
+            {"inputs": [{"name": "x", "shape": [0, 28, 28], "datatype": "UINT8", "data": []}]}
+        ).encode(),
+        "batch size",
+    ),
+    (
+        "unknown output",
+        json.dumps(
+            {
+                "inputs": [{"name": "x", "shape": [1, 28, 28], "datatype": "UINT8", "data": [0] * 784}],
+                "outputs": [{"name": "logits"}],
+            }
+        ).encode(),
+        "unknown output",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,body,message", BAD_V2, ids=[c[0] for c in BAD_V2])
+def test_v2_bad_requests_are_400_with_one_line(client, name, body, message):
+    response = client.post(
+        "/v2/models/mnist/infer", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert message in error and "\n" not in error
+
+
+# -- TF-Serving REST --------------------------------------------------------------------------
+
+
+def test_tfserving_predict(client, predictor, mnist):
+    images = mnist.x_test[:3]
+    doc = client.post(f"/v1/models/{NAME}:predict", json={"instances": images.tolist()}).json()
+    assert np.argmax(doc["predictions"], axis=1).tolist() == [int(v) for v in mnist.y_test[:3]]
+    floats = client.post("/v1/models/mnist:predict", json={"instances": (images / 255.0).tolist()}).json()
+    assert np.argmax(floats["predictions"], axis=1).tolist() == [int(v) for v in mnist.y_test[:3]]
+
+
+@pytest.mark.parametrize("body", [{"instances": []}, {"instances": [[1, 2, 3]]}, {"signature": 1}])
+def test_tfserving_bad_requests(client, body):
+    response = client.post("/v1/models/mnist:predict", json=body)
+    assert response.status_code == 400 and "error" in response.json()
+
+
+# -- /predict ------------------------------------------------------------------------------------
+
+
+def test_predict_upload_answers_exactly_as_the_predict_command(client, predictor, tmp_path, mnist):
+    photo = tmp_path / "photo.png"
+    big = np.kron(255 - mnist.x_test[0], np.ones((6, 6), np.uint8))
+    Image.fromarray(big).save(photo)
+    expected = reading.Reader(predictor, None, top_k=3).read_file(photo).to_json()
+    multipart = client.post("/predict", files={"file": ("photo.png", photo.read_bytes(), "image/png")})
+    raw = client.post(
+        "/predict",
+        content=photo.read_bytes(),
+        headers={"Content-Type": "image/png", "X-File-Name": "photo.png"},
+    )
+    for response in (multipart, raw):
+        assert response.status_code == 200, response.text
+        doc = response.json()
+        assert doc["path"] == "photo.png"
+        assert {k: v for k, v in doc.items() if k != "path"} == {
+            k: v for k, v in expected.items() if k != "path"
+        }
+
+
+def test_predict_shows_what_the_model_saw(client, mnist):
+    doc = client.post(
+        "/predict?seen=1", content=png_bytes(mnist.x_test[0]), headers={"Content-Type": "image/png"}
+    ).json()
+    seen = Image.open(io.BytesIO(__import__("base64").b64decode(doc["seen_png"])))
+    assert np.array_equal(np.asarray(seen), mnist.x_test[0])
+
+
+def test_predict_a_blank_page_is_not_a_digit(client):
+    doc = client.post(
+        "/predict",
+        content=png_bytes(np.full((100, 100), 255, np.uint8)),
+        headers={"Content-Type": "image/png"},
+    ).json()
+    assert doc["label"] is None and doc["reason"].startswith("no digit found")
+
+
+BAD_UPLOADS = [
+    ("not an image", b"hello", "image/png", 415),
+    ("empty", b"", "image/png", 400),
+    ("wrong content type", b"x", "text/plain", 415),
+    ("truncated", None, "image/png", 400),
+]
+
+
+@pytest.mark.parametrize("name,body,ctype,status", BAD_UPLOADS, ids=[c[0] for c in BAD_UPLOADS])
+def test_bad_uploads(client, mnist, name, body, ctype, status):
+    if body is None:
+        body = png_bytes(mnist.x_test[0])[:200]
+    response = client.post("/predict", content=body, headers={"Content-Type": ctype})
+    assert response.status_code == status, response.text
+    assert "\n" not in response.json()["error"]
+
+
+def test_an_image_bomb_is_refused(client):
+    from helpers import fake_png_bytes
+
+    response = client.post(
+        "/predict", content=fake_png_bytes(20000, 20000), headers={"Content-Type": "image/png"}
+    )
+    assert response.status_code == 400 and "too large" in response.json()["error"]
+
+
+def test_multipart_without_file(client):
+    response = client.post("/predict", files={"other": ("a.png", b"x", "image/png")})
+    assert response.status_code == 400 and "'file'" in response.json()["error"]
+
+
+# -- limits, auth, metrics ---------------------------------------------------------------------
+
+
+def test_body_over_the_limit_is_413(client):
+    response = client.post("/predict", content=b"\0" * (65 * 1024), headers={"Content-Type": "image/png"})
+    assert response.status_code == 413
+
+
+def test_token_required_except_health_and_page(secured, mnist):
+    assert secured.get("/v2/health/live").status_code == 200
+    assert secured.get("/").status_code == 200
+    for method, path in (
+        ("get", "/v2/models/mnist"),
+        ("get", "/metrics"),
+        ("post", "/predict"),
+        ("post", "/v2/models/mnist/infer"),
+    ):
+        response = getattr(secured, method)(path)
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    wrong = secured.get("/v2/models/mnist", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    right = secured.post(
+        "/v2/models/mnist/infer", json=v2_body(mnist.x_test[:1]), headers={"Authorization": "Bearer s3cret"}
+    )
+    assert right.status_code == 200
+
+
+def test_busy_is_503(predictor, mnist):
+    app = create_app(predictor, max_inflight=1)
+    app.inflight = 1  # one request already in flight
+    response = TestClient(app).post("/v2/models/mnist/infer", json=v2_body(mnist.x_test[:1]))
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+
+
+def test_metrics(client, mnist):
+    client.post("/v2/models/mnist/infer", json=v2_body(mnist.x_test[:1]))
+    client.post("/v2/models/mnist/infer", content=b"{", headers={"Content-Type": "application/json"})
+    text = client.get("/metrics").text
+    assert 'mnist_edge_requests_total{endpoint="/v2/models/{name}/infer",status="200"}' in text
+    assert 'mnist_edge_requests_total{endpoint="/v2/models/{name}/infer",status="400"}' in text
+    assert "mnist_edge_request_seconds_bucket" in text and "mnist_edge_model_info{" in text
+
+
+def test_page_is_self_contained(client):
+    page = client.get("/").text
+    assert "<canvas" in page and "getUserMedia" in page and 'capture="environment"' in page
+    assert "http://" not in page and "https://" not in page  # nothing from outside the device
+
+
+# -- the real server ------------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(*args):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_edge", "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(url + "/v2/health/ready", timeout=1)
+            return proc, url, port
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("serve did not start: " + proc.stderr.read())
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path):
+    proc, url, _ = start("--workers", "2")
+    big = np.kron(255 - mnist.x_test[0], np.ones((40, 40), np.uint8))  # a slow 1120x1120 photo
+    Image.fromarray(big).save(tmp_path / "big.png")
+    results = []
+
+    def post():
+        request = urllib.request.Request(
+            url + "/predict", data=(tmp_path / "big.png").read_bytes(), headers={"Content-Type": "image/png"}
+        )
+        results.append(json.loads(urllib.request.urlopen(request, timeout=30).read()))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join()
+    assert proc.wait(timeout=30) == 0
+    assert [r["label"] for r in results] == ["7"] * 4
+
+
+@pytest.mark.slow
+def test_a_streamed_body_past_the_limit_is_cut_off(tmp_path):
+    proc, _, port = start("--max-body", "64KB")
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            chunk = b"\0" * 16384
+            sent = 0
+            try:
+                for _ in range(64):  # 1 MB offered; the server answers long before
+                    sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                    sent += len(chunk)
+            except OSError:
+                pass
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+        assert b'{"error":"request body over 65536 bytes"}' in answer
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_serve_help_names_the_endpoints():
+    out = subprocess.run(
+        [sys.executable, "-m", "mnist_edge", "serve", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for word in ("/v2/models/NAME/infer", ":predict", "/predict", "/metrics", "--token", "--max-body"):
+        assert word in out
+
+
+def test_bad_body_limit_is_a_usage_error():
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_edge", "serve", "--max-body", "lots"], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "not a size" in result.stderr
+
+
+def test_serve_imports_no_tensorflow():
+    code = (
+        "import sys, json\nfrom mnist_edge.serve.app import create_app\n"
+        "from mnist_edge.runtime import Predictor, default_model_path\n"
+        "create_app(Predictor(default_model_path()))\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras', 'matplotlib', 'torch', 'jax'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
