@@ -6,6 +6,7 @@ checks the label. Screenshots go to $CI_ARTIFACTS/browser (or a temp folder).
 Skipped when Chromium, chromedriver or Selenium are missing (CI installs them).
 """
 
+import itertools
 import os
 import shutil
 import signal
@@ -148,7 +149,7 @@ def draw(browser, strokes):
         chain = (
             ActionChains(browser, duration=10).move_to_element_with_offset(pad, *points[0]).click_and_hold()
         )
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
             steps = max(1, int(max(abs(x1 - x0), abs(y1 - y0)) / 12))
             for k in range(1, steps + 1):
                 chain.move_to_element_with_offset(
