@@ -103,63 +103,76 @@ def _polygon(rng, sides, radius, angle=0.0):
     return [(centre[0] + radius * np.cos(a), centre[1] + radius * np.sin(a)) for a in angles]
 
 
+C = CANVAS / 2  # the canvas centre
+
+
+def _box(draw, rng, r, width, kind):
+    w, h = r * rng.uniform(0.6, 1.4), r * rng.uniform(0.6, 1.4)
+    draw.rectangle([C - w, C - h, C + w, C + h], outline=0, width=width)
+
+
+def _triangle(draw, rng, r, width, kind):
+    draw.polygon(_polygon(rng, 3, r, rng.uniform(0, 2 * np.pi)), outline=0, width=width)
+
+
+def _star(draw, rng, r, width, kind):
+    outer = _polygon(rng, 5, r, -np.pi / 2)
+    draw.line([outer[i % 5] for i in (0, 2, 4, 1, 3, 0)], fill=0, width=width, joint="curve")
+
+
+def _lines(draw, rng, r, width, kind):
+    """Crosses, an x, a hash and a grid: sets of parallel lines at right angles."""
+    offsets = {"cross": [0.0], "x": [0.0], "hash": [-0.3, 0.3], "grid": [-0.4, 0.0, 0.4]}[kind]
+    tilt = np.pi / 4 if kind == "x" else rng.uniform(-0.2, 0.2)
+    for angle in (tilt, tilt + np.pi / 2):
+        c, s = np.cos(angle), np.sin(angle)
+        for off in offsets:
+            ox, oy = -s * off * r, c * off * r
+            ends = [(C - c * r + ox, C - s * r + oy), (C + c * r + ox, C + s * r + oy)]
+            draw.line(ends, fill=0, width=width)
+
+
+def _arrow(draw, rng, r, width, kind):
+    draw.line([(C - r, C), (C + r, C)], fill=0, width=width)
+    draw.line([(C + 0.6 * r, C - 0.4 * r), (C + r, C), (C + 0.6 * r, C + 0.4 * r)], fill=0, width=width)
+
+
+def _zigzag(draw, rng, r, width, kind):
+    xs = np.linspace(C - r, C + r, int(rng.integers(5, 9)))
+    ys = C + np.where(np.arange(len(xs)) % 2 == 0, -0.5, 0.5) * r
+    draw.line(list(zip(xs, ys)), fill=0, width=width, joint="curve")
+
+
+def _blob(draw, rng, r, width, kind):
+    """A filled polygon of random radii."""
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
+    radii = r * rng.uniform(0.5, 1.0, 9)
+    draw.polygon([(C + q * np.cos(a), C + q * np.sin(a)) for q, a in zip(radii, angles)], fill=0)
+
+
+SHAPES = {
+    "box": _box,
+    "triangle": _triangle,
+    "star": _star,
+    "cross": _lines,
+    "x": _lines,
+    "hash": _lines,
+    "arrow": _arrow,
+    "grid": _lines,
+    "zigzag": _zigzag,
+    "filled": _blob,
+}
+
+
 def shape(rng: np.random.Generator, kind: Optional[str] = None) -> np.ndarray:
-    """A drawn shape: box, triangle, star, cross, x, hash, arrow, grid or zigzag."""
+    """A drawn shape: box, triangle, star, cross, x, hash, arrow, grid, zigzag or a filled blob."""
     from PIL import ImageDraw
 
-    kinds = ("box", "triangle", "star", "cross", "x", "hash", "arrow", "grid", "zigzag", "filled")
-    kind = kind or kinds[int(rng.integers(len(kinds)))]
+    kind = kind or tuple(SHAPES)[int(rng.integers(len(SHAPES)))]
     img = _canvas()
-    draw = ImageDraw.Draw(img)
     width = int(rng.integers(3, 20))
     r = rng.uniform(50, 110)
-    if kind == "box":
-        w, h = r * rng.uniform(0.6, 1.4), r * rng.uniform(0.6, 1.4)
-        draw.rectangle(
-            [CANVAS / 2 - w, CANVAS / 2 - h, CANVAS / 2 + w, CANVAS / 2 + h], outline=0, width=width
-        )
-    elif kind == "triangle":
-        draw.polygon(_polygon(rng, 3, r, rng.uniform(0, 2 * np.pi)), outline=0, width=width)
-    elif kind == "star":
-        outer = _polygon(rng, 5, r, -np.pi / 2)
-        draw.line([outer[i % 5] for i in (0, 2, 4, 1, 3, 0)], fill=0, width=width, joint="curve")
-    elif kind in ("cross", "x", "hash", "grid"):
-        offsets = {"cross": [0.0], "x": [0.0], "hash": [-0.3, 0.3], "grid": [-0.4, 0.0, 0.4]}[kind]
-        tilt = np.pi / 4 if kind == "x" else rng.uniform(-0.2, 0.2)
-        for angle in (tilt, tilt + np.pi / 2):
-            for off in offsets:
-                c, s = np.cos(angle), np.sin(angle)
-                ox, oy = -s * off * r, c * off * r
-                draw.line(
-                    [
-                        (CANVAS / 2 - c * r + ox, CANVAS / 2 - s * r + oy),
-                        (CANVAS / 2 + c * r + ox, CANVAS / 2 + s * r + oy),
-                    ],
-                    fill=0,
-                    width=width,
-                )
-    elif kind == "arrow":
-        y = CANVAS / 2
-        draw.line([(CANVAS / 2 - r, y), (CANVAS / 2 + r, y)], fill=0, width=width)
-        draw.line(
-            [
-                (CANVAS / 2 + r - 0.4 * r, y - 0.4 * r),
-                (CANVAS / 2 + r, y),
-                (CANVAS / 2 + r - 0.4 * r, y + 0.4 * r),
-            ],
-            fill=0,
-            width=width,
-        )
-    elif kind == "zigzag":
-        xs = np.linspace(CANVAS / 2 - r, CANVAS / 2 + r, int(rng.integers(5, 9)))
-        ys = CANVAS / 2 + np.where(np.arange(len(xs)) % 2 == 0, -0.5, 0.5) * r
-        draw.line(list(zip(xs, ys)), fill=0, width=width, joint="curve")
-    else:  # a filled blob: a polygon of random radii
-        angles = np.sort(rng.uniform(0, 2 * np.pi, 9))
-        radii = r * rng.uniform(0.5, 1.0, 9)
-        draw.polygon(
-            [(CANVAS / 2 + q * np.cos(a), CANVAS / 2 + q * np.sin(a)) for q, a in zip(radii, angles)], fill=0
-        )
+    SHAPES[kind](ImageDraw.Draw(img), rng, r, width, kind)
     return _finish(img, rng)
 
 

@@ -51,3 +51,33 @@ def compare(
         "max_abs_diff": float(diff.max()) if diff.size else 0.0,
         "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
     }
+
+
+def against_keras(probs: np.ndarray, predictor, dataset, keras_probs: Optional[np.ndarray]) -> dict:
+    """Accuracy, and agreement / max |dp| with the Keras model when it is known.
+
+    Against the live Keras model (``keras_probs``) or, on a device, the
+    reference record its sidecar names. Both compare with probabilities at
+    float16 (what the record keeps), so they give identical figures.
+    """
+    from mnist_edge import reference
+
+    labels = dataset.y_test
+    if keras_probs is not None:
+        figures = compare(
+            probs, reference.at_float16(keras_probs), labels, reference_top1=keras_probs.argmax(1)
+        )
+        figures["reference"] = "keras (live)"
+        return figures
+    record = reference.for_model(predictor, dataset.md5.get("test_images"))
+    if record is None or len(record.top1) != len(labels):
+        return {
+            "accuracy": float(np.mean(probs.argmax(1) == labels)),
+            "n": int(len(labels)),
+            "agreement": None,
+            "max_abs_diff": None,
+            "reference": None,
+        }
+    figures = compare(probs, record.probs, labels, reference_top1=record.top1)
+    figures["reference"] = f"record {record.path.name}"
+    return figures

@@ -23,7 +23,6 @@ TensorFlow is imported inside the functions, never at module import.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -32,8 +31,9 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from mnist_edge import data as data_mod
-from mnist_edge import fsutil, reporting
+from mnist_edge import fsutil, reporting, trainset
 from mnist_edge.models import ARCHS, DROPOUT, build_model  # noqa: F401 (re-exported)
+from mnist_edge.trainset import TrainOptions
 
 DEFAULTS = {
     "epochs": 5,
@@ -44,38 +44,6 @@ DEFAULTS = {
     "dropout": DROPOUT,
     "steps_per_execution": 100,
 }
-CALIBRATION_HOLDOUT = 5000  # training digits kept out to calibrate "not a digit"
-OUTLIER_WEIGHT = 0.5  # weight of a non-digit's loss relative to a digit's
-
-
-@dataclasses.dataclass
-class TrainOptions:
-    """What to train and how.
-
-    Attributes:
-        arch: one of :data:`mnist_edge.models.ARCHS`.
-        epochs: passes over the training set.
-        batch_size: examples per optimiser step.
-        seed: seeds everything; same seed, same machine: same weights.
-        train_limit: train on a class-balanced subset of this size.
-        augment_copies: augmented copies of each digit (0: none).
-        outliers: non-digit images for outlier exposure (0: none).
-        outlier_data: Fashion-MNIST folder (garments as outliers), or None.
-    """
-
-    arch: str = "mlp"
-    epochs: int = DEFAULTS["epochs"]
-    batch_size: int = DEFAULTS["batch_size"]
-    seed: int = 0
-    train_limit: Optional[int] = None
-    augment_copies: int = 0
-    outliers: int = 0
-    outlier_data: Optional[str] = None
-
-    @property
-    def robust(self) -> bool:
-        """True when training for real-world inputs (augmentation or outliers)."""
-        return self.augment_copies > 0 or self.outliers > 0
 
 
 def model_stem(dataset_name: str, arch: str) -> str:
@@ -99,88 +67,6 @@ def _configure_threads(arch: str) -> Dict[str, int]:
         "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
     }
-
-
-@dataclasses.dataclass
-class TrainingSet:
-    """Images and soft targets (one-hot digits, uniform non-digits) with weights."""
-
-    x: np.ndarray
-    targets: np.ndarray
-    weights: np.ndarray
-    counts: Dict[str, int]
-
-
-def _split_for_calibration(x, y, options: TrainOptions):
-    """Keeps a class-balanced held-out split of training digits for calibration."""
-    if options.outliers <= 0:
-        return (x, y), None
-    hold = data_mod.balanced_sample(y, min(CALIBRATION_HOLDOUT, len(y) // 10), options.seed + 7)
-    keep = np.ones(len(y), bool)
-    keep[hold] = False
-    return (x[keep], y[keep]), (x[hold], y[hold])
-
-
-def _garments(options: TrainOptions):
-    if not options.outlier_data:
-        return None
-    return data_mod.load(options.outlier_data).x_train
-
-
-def _digest(array: np.ndarray) -> str:
-    import hashlib
-
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-
-
-def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions, log: Callable[[str], None]) -> TrainingSet:
-    """Clean digits, augmented digits and outliers, with their targets and weights."""
-    from mnist_edge import augment, outliers
-
-    parts_x, parts_y = [x], [y]
-    if options.augment_copies:
-        log(
-            f"augment: {options.augment_copies} cop{'y' if options.augment_copies == 1 else 'ies'}"
-            f" of {len(y)} digits drawn as real images arrive, through the front-end"
-        )
-        key = (_digest(x), _digest(y), options.augment_copies, options.seed)
-        arrays = augment.cached(
-            "digits",
-            key,
-            lambda: dict(
-                zip(("x", "y"), augment.augmented_digits(x, y, options.augment_copies, options.seed, log=log))
-            ),
-            log,
-        )
-        parts_x.append(arrays["x"])
-        parts_y.append(arrays["y"])
-    digits_x, digits_y = np.concatenate(parts_x), np.concatenate(parts_y)
-    targets = np.eye(10, dtype=np.float32)[digits_y]
-    weights = np.ones(len(digits_y), np.float32)
-    counts = {"digits": int(len(y)), "augmented": int(len(digits_y) - len(y)), "outliers": 0}
-    if options.outliers:
-        log(
-            f"augment: {options.outliers} non-digits (letters, shapes, scribbles, pages,"
-            f" garments) through the front-end"
-        )
-        fonts, garments = outliers.training_fonts(), _garments(options)
-        key = (
-            options.outliers,
-            options.seed,
-            tuple(fonts),
-            _digest(garments) if garments is not None else None,
-        )
-        ox = augment.cached(
-            "outliers",
-            key,
-            lambda: {"x": augment.outlier_images(options.outliers, options.seed, fonts, garments, log=log)},
-            log,
-        )["x"]
-        digits_x = np.concatenate([digits_x, ox])
-        targets = np.concatenate([targets, np.full((len(ox), 10), 0.1, np.float32)])
-        weights = np.concatenate([weights, np.full(len(ox), OUTLIER_WEIGHT, np.float32)])
-        counts["outliers"] = int(len(ox))
-    return TrainingSet(digits_x, targets, weights, counts)
 
 
 def _pipeline(
@@ -237,7 +123,7 @@ def _progress_callback(keras, epochs: int, history: list, log: Callable[[str], N
 def _fit(model, tf, keras, x, y, options: TrainOptions, log):
     """Builds the training set and fits; returns (history, seconds, counts, spe)."""
     if options.robust:
-        train_set = assemble(x, y, options, log)
+        train_set = trainset.assemble(x, y, options, log)
         pipeline = _pipeline(
             tf, train_set.x, train_set.targets, train_set.weights, options.batch_size, options.seed
         )
@@ -264,46 +150,6 @@ def _test_metrics(model, dataset) -> Dict[str, float]:
     probs = keras_probabilities(model, data_mod.normalize(dataset.x_test))
     result = metrics(probs, dataset.y_test)
     return {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]}
-
-
-def _calibrate_abstention(model, held_out, options: TrainOptions, log) -> Optional[dict]:
-    """The "not a digit" threshold from held-out digits, with rates on held-out non-digits."""
-    if held_out is None:
-        return None
-    from mnist_edge import abstain, augment, outliers
-    from mnist_edge.evaluate import keras_probabilities
-
-    hx, hy = held_out
-    ax, _ = augment.augmented_digits(hx, hy, 1, options.seed + 1000, log=log)
-    others = augment.outlier_images(
-        2000, options.seed + 1000, outliers.training_fonts(), _garments(options), log=log
-    )
-
-    def confidence(images):
-        return (
-            keras_probabilities(model, data_mod.normalize(images)).max(axis=1) if len(images) else np.zeros(0)
-        )
-
-    digits = confidence(hx)
-    threshold = abstain.calibrate(digits)
-    rates = abstain.abstain_rates(
-        {"held_out_digits": digits, "augmented_digits": confidence(ax), "non_digits": confidence(others)},
-        threshold,
-    )
-    log(
-        f"abstain: min confidence {threshold:.4f}; answered 'not a digit': "
-        + ", ".join(f"{k} {v:.1%}" for k, v in rates.items())
-    )
-    return {
-        "min_confidence": threshold,
-        "target_digit_rate": abstain.DIGIT_ABSTAIN_RATE,
-        "calibration": {
-            "held_out_digits": int(len(hx)),
-            "augmented_digits": int(len(ax)),
-            "non_digits": int(len(others)),
-            "rates": rates,
-        },
-    }
 
 
 def _metadata(
@@ -407,11 +253,11 @@ def train(
     if train_limit is not None and train_limit < len(y):
         idx = data_mod.balanced_sample(y, train_limit, seed)
         x, y = x[idx], y[idx]
-    (x, y), held_out = _split_for_calibration(x, y, options)
+    (x, y), held_out = trainset.split_for_calibration(x, y, options)
     model = build_model(arch)
     history, seconds, counts, spe = _fit(model, tf, keras, x, y, options, log)
     test = _test_metrics(model, dataset)
-    abstain_info = _calibrate_abstention(model, held_out, options, log)
+    abstain_info = trainset.calibrate_abstention(model, held_out, options, log)
     meta = _metadata(
         options,
         dataset,

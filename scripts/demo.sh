@@ -5,7 +5,7 @@
 # and predict photo-like test images with the int8 model. Outputs go to models/ and out/.
 # Data: $MNIST_EDGE_DATA, ../shared/data/mnist, or a Keras download.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-setup_venv "train,runtime,dev"
+setup_venv "train,runtime,serve,micro,dev"
 ME=".venv/bin/mnist-edge"
 set -x
 $ME train --out models

@@ -4,7 +4,7 @@
 # seed 0, exports full int8 through the parity gate, copies both files.
 # Usage: ./scripts/make_default_model.sh   (needs the train extra)
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-setup_venv "train,runtime,dev"
+setup_venv "train,runtime,serve,micro,dev"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 .venv/bin/mnist-edge train --seed 0 --out "$work"

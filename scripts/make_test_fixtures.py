@@ -1,10 +1,13 @@
 """Rebuilds the small .tflite fixtures in tests/fixtures/ (needs the train extra).
 
-The runtime and predict tests use them so they run in a venv without
-TensorFlow. It trains the tutorial MLP with seed 0 (the same model as
-models/default/), exports float32 and the uint8-I/O and float-I/O int8
-variants with their sidecars, and converts a deliberately wrong model
-(32x32 input, 5 classes) for the bad-model tests.
+The runtime, predict, bench and eval tests use them so they run in a venv
+without TensorFlow. It trains the tutorial MLP with seed 0 and exports
+float32 and the uint8-I/O and float-I/O int8 variants with their sidecars
+and the reference record they share; trains the small `cnn` for one epoch
+and exports it as int8 (a convolutional model for the microcontroller and
+bench tests); converts a deliberately wrong model (32x32 input, 5 classes)
+for the bad-model tests, and a float model with SIGN, an operator
+TensorFlow Lite Micro lacks.
 
 Run: MNIST_EDGE_DATA=../shared/data/mnist python scripts/make_test_fixtures.py
 """
@@ -34,8 +37,20 @@ def main():
         for name in ("mnist_mlp_float32", "mnist_mlp_int8_uint8io", "mnist_mlp_int8_floatio"):
             for suffix in (".tflite", ".json"):
                 shutil.copy(Path(tmp) / (name + suffix), out / (name + suffix))
+        shutil.copy(Path(tmp) / "mnist_mlp.reference.npz", out / "mnist_mlp.reference.npz")
+        cnn = train.train(dataset, tmp, arch="cnn", epochs=1, seed=0, train_limit=6000)["model"]
+        export.export(cnn, tmp, ["int8"], dataset=dataset)
+        for name in ("mnist_cnn_int8.tflite", "mnist_cnn_int8.json", "mnist_cnn.reference.npz"):
+            shutil.copy(Path(tmp) / name, out / name)
     tf = import_tf()
     import keras
+
+    def sign_model(x):
+        return tf.nn.softmax(tf.math.sign(tf.reshape(x, [-1, 784]))[:, :10])
+
+    concrete = tf.function(sign_model, input_signature=[tf.TensorSpec([None, 28, 28], tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete.get_concrete_function()])
+    (out / "sign_op_float.tflite").write_bytes(export.convert(converter))
 
     wrong = keras.Sequential(
         [keras.Input((32, 32)), keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")]

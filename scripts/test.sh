@@ -3,5 +3,5 @@
 # extras (first run only), then pytest, slow end-to-end tests included.
 # Usage: ./scripts/test.sh [pytest args...]
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-setup_venv "train,runtime,dev"
+setup_venv "train,runtime,serve,micro,dev"
 exec .venv/bin/python -m pytest "$@"

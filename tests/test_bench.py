@@ -137,8 +137,24 @@ def test_bench_report(bench_run):
     for name in names:
         if name.endswith(".png"):
             assert (report / name).read_bytes()[:4] == b"\x89PNG"
-    if "disagreements.png" in names:
-        assert "disagree" in text
+
+
+@pytest.mark.slow
+def test_bench_report_counts_float32_int8_disagreements(bench_run, mnist):
+    """The gallery's count, recomputed with the Predictor on the two files (not the bench code)."""
+    from mnist_edge.runtime import Predictor
+
+    folder, _ = bench_run
+    f32 = Predictor(folder / "mnist_mlp_float32.tflite").probabilities(mnist.x_test).argmax(1)
+    i8 = Predictor(folder / "mnist_mlp_int8.tflite").probabilities(mnist.x_test).argmax(1)
+    differ = int(np.sum(f32 != i8))
+    text = (folder / "report" / "report.md").read_text()
+    if differ:
+        assert f"disagree on {differ} of 10000 test images" in text
+        assert (folder / "report" / "disagreements.png").is_file()
+    else:
+        assert "agree on every one of the 10000 test images" in text
+        assert not (folder / "report" / "disagreements.png").exists()
 
 
 def test_bench_bad_files_still_benchmarks_the_rest(runner, tmp_path, small_model, mnist_dir):

@@ -26,6 +26,17 @@ from mnist_edge.bench.tflite import bench_file
 from mnist_edge.errors import MnistEdgeError
 
 
+def default_models(model_paths: Sequence, keras_path: Optional[Path]) -> list:
+    """The models to measure: those named, else every ``.tflite`` beside the Keras
+    reference (or in ``models/``), else the shipped model (on a device)."""
+    from mnist_edge.runtime import default_model_path
+
+    if model_paths:
+        return [Path(p) for p in model_paths]
+    folder = keras_path.parent if keras_path is not None else Path("models")
+    return sorted(folder.glob("*.tflite")) or [default_model_path()]
+
+
 def _keras_side(keras_path, dataset, runs, warmup, log):
     from mnist_edge import data as data_mod
     from mnist_edge import keras_model

@@ -92,6 +92,98 @@ def _text_report(result: dict) -> str:
     return "\n".join(lines + _sweep_table(result)) + "\n"
 
 
+def _latency_figure(plt, latency_samples: Dict[str, np.ndarray]):
+    names = list(latency_samples)
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(names)), 4.5))
+    ax.violinplot([latency_samples[n] for n in names], showmedians=True)
+    ax.set_yscale("log")
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
+    ax.set_ylabel("µs per image (log scale)")
+    ax.set_title("Single-image end-to-end latency")
+    return fig
+
+
+def _size_figure(plt, result: dict):
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for m in result["models"]:
+        if "error" in m:
+            continue
+        point = (m["size_bytes"] / 1024, m["accuracy"] * 100)
+        ax.scatter(*point, s=60)
+        ax.annotate(m["format"], point, textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("file size (KB, log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Size vs accuracy")
+    return fig
+
+
+def disagreements(predictions: Dict[str, np.ndarray]):
+    """``(float32 name, int8 name, indices where they disagree)``, or None without both."""
+    f32 = next((n for n in predictions if n.startswith("float32")), None)
+    i8 = next((n for n in predictions if n.startswith("int8")), None)
+    if not (f32 and i8):
+        return None
+    return f32, i8, np.flatnonzero(predictions[f32] != predictions[i8])
+
+
+def _gallery_figure(plt, x_test_u8, y_test, predictions, f32, i8, differ):
+    shown = differ[:40]
+    cols = 8
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.4, rows * 1.7), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), shown):
+        ax.imshow(x_test_u8[i], cmap="gray")
+        ax.set_title(f"#{i} y={y_test[i]}\nf32 {predictions[f32][i]} / i8 {predictions[i8][i]}", fontsize=7)
+    fig.suptitle(f"Test images where {f32} and {i8} disagree ({len(differ)} of {len(y_test)})")
+    return fig
+
+
+def _gallery_text(found, n_images: int) -> str:
+    if found is None:
+        return "(no float32 and int8 pair was benchmarked)"
+    f32, i8, differ = found
+    if not len(differ):
+        return f"{f32} and {i8} agree on every one of the {n_images} test images."
+    return (
+        f"![disagreements](disagreements.png)\n\n{f32} and {i8} disagree on {len(differ)} of "
+        f"{n_images} test images; the first {min(40, len(differ))} are shown (true label, "
+        "float32 / int8)."
+    )
+
+
+def _markdown(result: dict, gallery: str) -> str:
+    env = result["environment"]
+    lines = [
+        "# mnist-edge bench report",
+        "",
+        f"{env['cpu']}, {env['cores']} cores, {env['os']}; Python {env['python']}, numpy "
+        f"{env['numpy']}, {env['interpreter']} {env['interpreter_version']}.",
+        "",
+        "```",
+        format_table(result),
+        "```",
+        "",
+        "## Latency distribution",
+        "",
+        "![latency](latency.png)",
+        "",
+        "## Size vs accuracy",
+        "",
+        "![size vs accuracy](size_vs_accuracy.png)",
+        "",
+        "## Where float32 and int8 disagree",
+        "",
+        gallery,
+        "",
+        "## Thread and delegate sweep",
+        "",
+    ]
+    return "\n".join(lines + _sweep_table(result)) + "\n"
+
+
 def write_report(
     result: dict,
     out_dir: Path,
@@ -125,89 +217,17 @@ def write_report(
         return [fsutil.write_bytes_atomic(out_dir / "report.md", _text_report(result).encode())]
     from mnist_edge.reporting import save_figure
 
-    written = []
-
-    def save(fig, name):
-        written.append(save_figure(fig, out_dir / name))
-        return name
-
-    names = list(latency_samples)
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(names)), 4.5))
-    data = [latency_samples[n] for n in names]
-    ax.violinplot(data, showmedians=True)
-    ax.set_yscale("log")
-    ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
-    ax.set_ylabel("µs per image (log scale)")
-    ax.set_title("Single-image end-to-end latency")
-    latency_png = save(fig, "latency.png")
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for m in result["models"]:
-        if "error" in m:
-            continue
-        ax.scatter(m["size_bytes"] / 1024, m["accuracy"] * 100, s=60)
-        ax.annotate(
-            m["format"],
-            (m["size_bytes"] / 1024, m["accuracy"] * 100),
-            textcoords="offset points",
-            xytext=(5, 5),
-            fontsize=8,
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("file size (KB, log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Size vs accuracy")
-    size_png = save(fig, "size_vs_accuracy.png")
-
-    gallery_md = "float32 and int8 agree on every test image."
-    f32 = next((n for n in predictions if n.startswith("float32")), None)
-    i8 = next((n for n in predictions if n.startswith("int8")), None)
-    if f32 and i8:
-        differ = np.flatnonzero(predictions[f32] != predictions[i8])
-        if len(differ):
-            shown = differ[:40]
-            cols = 8
-            rows = -(-len(shown) // cols)
-            fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.4, rows * 1.7), squeeze=False)
-            for ax in axes.ravel():
-                ax.axis("off")
-            for ax, i in zip(axes.ravel(), shown):
-                ax.imshow(x_test_u8[i], cmap="gray")
-                ax.set_title(
-                    f"#{i} y={y_test[i]}\nf32 {predictions[f32][i]} / i8 {predictions[i8][i]}", fontsize=7
-                )
-            fig.suptitle(f"Test images where {f32} and {i8} disagree ({len(differ)} of {len(y_test)})")
-            gallery_md = (
-                f"![disagreements](disagreements.png)\n\n{len(differ)} of {len(y_test)} "
-                f"test images; the first {len(shown)} shown (true label, float32 / int8)."
+    written = [
+        save_figure(_latency_figure(plt, latency_samples), out_dir / "latency.png"),
+        save_figure(_size_figure(plt, result), out_dir / "size_vs_accuracy.png"),
+    ]
+    found = disagreements(predictions)
+    if found is not None and len(found[2]):
+        written.append(
+            save_figure(
+                _gallery_figure(plt, x_test_u8, y_test, predictions, *found), out_dir / "disagreements.png"
             )
-            save(fig, "disagreements.png")
-
-    env = result["environment"]
-    md = [
-        "# mnist-edge bench report",
-        "",
-        f"{env['cpu']}, {env['cores']} cores, {env['os']}; Python {env['python']}, numpy "
-        f"{env['numpy']}, {env['interpreter']} {env['interpreter_version']}.",
-        "",
-        "```",
-        format_table(result),
-        "```",
-        "",
-        "## Latency distribution",
-        "",
-        f"![latency]({latency_png})",
-        "",
-        "## Size vs accuracy",
-        "",
-        f"![size vs accuracy]({size_png})",
-        "",
-        "## Where float32 and int8 disagree",
-        "",
-        gallery_md,
-        "",
-        "## Thread and delegate sweep",
-        "",
-    ] + _sweep_table(result)
-    written.append(fsutil.write_bytes_atomic(out_dir / "report.md", ("\n".join(md) + "\n").encode()))
+        )
+    text = _markdown(result, _gallery_text(found, len(y_test)))
+    written.append(fsutil.write_bytes_atomic(out_dir / "report.md", text.encode()))
     return written

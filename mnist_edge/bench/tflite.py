@@ -20,7 +20,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from mnist_edge import parity, reference
+from mnist_edge import parity
 from mnist_edge.bench import timing
 from mnist_edge.bench.environment import measure_process
 from mnist_edge.errors import RuntimeModelError
@@ -42,34 +42,6 @@ def infer_format(predictor) -> Dict[str, str]:
     if "int8" in dtypes:
         return {"format": "dynamic", "quantization": "dynamic"}
     return {"format": "float32", "quantization": "none"}
-
-
-def model_parity(probs: np.ndarray, predictor, dataset, keras_probs: Optional[np.ndarray]) -> dict:
-    """Accuracy, and agreement / max |dp| with the Keras model when it is known.
-
-    Against the live Keras model (``keras_probs``) or, on a device, the
-    reference record its sidecar names. Both compare with probabilities at
-    float16 (what the record keeps), so they give identical figures.
-    """
-    labels = dataset.y_test
-    if keras_probs is not None:
-        figures = parity.compare(
-            probs, reference.at_float16(keras_probs), labels, reference_top1=keras_probs.argmax(1)
-        )
-        figures["reference"] = "keras (live)"
-        return figures
-    record = reference.for_model(predictor, dataset.md5.get("test_images"))
-    if record is None or len(record.top1) != len(labels):
-        return {
-            "accuracy": float(np.mean(probs.argmax(1) == labels)),
-            "n": int(len(labels)),
-            "agreement": None,
-            "max_abs_diff": None,
-            "reference": None,
-        }
-    figures = parity.compare(probs, record.probs, labels, reference_top1=record.top1)
-    figures["reference"] = f"record {record.path.name}"
-    return figures
 
 
 def _load_probe(path: str, npy: str, runtime_name: str) -> dict:
@@ -199,7 +171,7 @@ def bench_file(
         "runtime_version": base.runtime_version,
         "ops": base.facts.op_names,
     }
-    entry.update(model_parity(probs, base, dataset, keras_probs))
+    entry.update(parity.against_keras(probs, base, dataset, keras_probs))
     probe = _load_probe(str(path), probe_npy, runtime_name)
     entry["peak_rss_bytes"] = probe.pop("peak_rss_bytes")
     entry["load_ms"] = {

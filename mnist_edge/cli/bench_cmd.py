@@ -23,7 +23,8 @@ from mnist_edge.cli.common import (
     "model_paths",
     multiple=True,
     type=click.Path(dir_okay=False, readable=False, path_type=str),
-    help="A .tflite model to measure; repeatable. Default: every .tflite beside --keras (or in models/).",
+    help="A .tflite model to measure; repeatable. Default: every .tflite beside --keras (or in "
+    "models/), else the shipped model.",
 )
 @click.option(
     "--keras",
@@ -123,11 +124,7 @@ def command(
         require_tensorflow("mnist-edge bench --keras")
         if not keras.is_file():
             raise ModelError(f"{keras}: model file not found")
-    files = [Path(p) for p in model_paths] or sorted(
-        (keras.parent if keras else Path("models")).glob("*.tflite")
-    )
-    if not files:
-        raise ModelError("no .tflite files to measure: pass --model (or run `mnist-edge export`)")
+    files = bench_mod.default_models(model_paths, keras)
     dataset = data_mod.load(data_dir, allow_download=keras is not None)
     result = bench_mod.run(
         files,

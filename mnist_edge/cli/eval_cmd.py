@@ -14,7 +14,7 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_O
     type=click.Path(dir_okay=False, path_type=str),
     default=None,
     help="A .keras model (needs TensorFlow) or a .tflite model (does not). "
-    "Default: the trained model in models/; with --images, the shipped model.",
+    "Default: the trained model in models/ when TensorFlow is installed, else the shipped model.",
 )
 @click.option(
     "--images",
@@ -54,7 +54,8 @@ def command(model_path, images_dir, min_confidence, data_dir, plots_dir, report_
         return
     from mnist_edge import evaluate
 
-    if model_path and model_path.endswith(".tflite"):
+    model_path = model_path or evaluate.default_eval_model()
+    if model_path.endswith(".tflite"):
         result = evaluate.evaluate_tflite(model_path, data_dir)
     else:
         result = evaluate.evaluate_keras(
@@ -66,6 +67,11 @@ def command(model_path, images_dir, min_confidence, data_dir, plots_dir, report_
     out(f"model          {result['model']}")
     out(f"test accuracy  {result['test_accuracy']:.4f}  ({result['n']} images)")
     out(f"test loss      {result['test_loss']:.4f}")
+    if result.get("agreement") is not None:
+        out(
+            f"agreement      {result['agreement']:.4f} with the Keras model "
+            f"(max |dp| {result['max_abs_diff']:.4f}, {result['reference']})"
+        )
     out("per class      " + "  ".join(f"{i}:{a:.3f}" for i, a in enumerate(result["per_class_accuracy"])))
     out("confusion matrix (rows: true, columns: predicted)")
     for i, row in enumerate(result["confusion_matrix"]):

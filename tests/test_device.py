@@ -1,0 +1,164 @@
+"""The device measures itself: bench and eval on .tflite files without TensorFlow, --compare, the
+missing-extra message, and the reference record. (Runs in the runtime-only CI venv too.)"""
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_edge import reference, runtime
+from mnist_edge.cli import main
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+INT8 = FIXTURES / "mnist_mlp_int8_uint8io.tflite"
+CNN = FIXTURES / "mnist_cnn_int8.tflite"
+HAS_TF = importlib.util.find_spec("tensorflow") is not None
+
+
+@pytest.fixture(scope="module")
+def bench_doc(mnist_dir):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "--model",
+            str(INT8),
+            "--model",
+            str(CNN),
+            "--data-dir",
+            str(mnist_dir),
+            "--runs",
+            "50",
+            "--warmup",
+            "5",
+            "--json",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_bench_reports_benchmark_model_figures(bench_doc):
+    for m in bench_doc["models"]:
+        assert m["init_ms"] > 0 and m["first_inference_us"] > 0 and m["warmup_mean_us"] > 0
+        lat = m["latency_us"]
+        assert set(lat) >= {"p50", "p90", "p99", "mean", "std", "min", "runs"}
+        assert lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] and lat["runs"] >= 50
+        assert m["invoke_latency_us"]["p50"] > 0 and m["throughput_ips"] > 100
+        assert m["peak_rss_bytes"] > 10e6 and len(m["sweep"]) == 2
+
+
+def test_bench_parity_comes_from_the_reference_record(bench_doc, mnist):
+    """Agreement and max |dp| recomputed here from the record and a bare interpreter."""
+    Interpreter = runtime.load_interpreter_class()[0]
+    for m in bench_doc["models"]:
+        record = reference.load(
+            Path(m["path"]).parent
+            / json.loads(Path(m["path"]).with_suffix(".json").read_text())["reference"]["file"]
+        )
+        it = Interpreter(model_path=m["path"])
+        inp, out = it.get_input_details()[0], it.get_output_details()[0]
+        it.resize_tensor_input(inp["index"], [100, 28, 28])
+        it.allocate_tensors()
+        labels = []
+        for start in range(0, 10000, 100):
+            x = mnist.x_test[start : start + 100]
+            scale, zero = inp["quantization"]
+            q = np.clip(
+                np.round(x / 255.0 / scale) + zero, np.iinfo(inp["dtype"]).min, np.iinfo(inp["dtype"]).max
+            ).astype(inp["dtype"])
+            it.set_tensor(inp["index"], q)
+            it.invoke()
+            labels.append(it.get_tensor(out["index"]).argmax(1))
+        labels = np.concatenate(labels)
+        assert m["accuracy"] == float(np.mean(labels == mnist.y_test))
+        assert m["agreement"] == float(np.mean(labels == record.top1))
+        assert m["reference"] == f"record {record.path.name}" and m["max_abs_diff"] is not None
+
+
+def test_eval_tflite_without_tensorflow(runner, mnist_dir):
+    result = runner.invoke(main, ["eval", "--model", str(CNN), "--data-dir", str(mnist_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["n"] == 10000 and len(doc["per_class_accuracy"]) == 10
+    assert np.asarray(doc["confusion_matrix"]).sum() == 10000
+    assert doc["test_accuracy"] == json.loads(CNN.with_suffix(".json").read_text())["parity"]["accuracy"]
+    assert doc["agreement"] is not None and doc["reference"] == "record mnist_cnn.reference.npz"
+
+
+def test_a_record_that_is_not_the_models_is_refused(tmp_path, mnist_dir, runner):
+    for name in ("mnist_cnn_int8.tflite", "mnist_cnn_int8.json"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    shutil.copy(FIXTURES / "mnist_mlp.reference.npz", tmp_path / "mnist_cnn.reference.npz")
+    result = runner.invoke(
+        main, ["eval", "--model", str(tmp_path / "mnist_cnn_int8.tflite"), "--data-dir", str(mnist_dir)]
+    )
+    assert result.exit_code == 1 and "not a usable reference record" in result.stderr
+    assert "SHA-256" in result.stderr
+
+
+def test_bench_compare(tmp_path, bench_doc, runner):
+    other = json.loads(json.dumps(bench_doc))
+    other["environment"]["emulated"] = "qemu cortex-a72"
+    for m in other["models"]:
+        m["latency_us"]["p50"] *= 4
+    (tmp_path / "x86.json").write_text(json.dumps(bench_doc))
+    (tmp_path / "pi.json").write_text(json.dumps(other))
+    result = runner.invoke(
+        main,
+        ["bench", "--compare", str(tmp_path / "x86.json"), "--compare", str(tmp_path / "pi.json"), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [r for r in json.loads(result.stdout)["rows"] if r["figure"] == "p50 µs"]
+    assert len(rows) == 2 and all(r["ratios"] == [1.0, 4.0] for r in rows)
+    table = runner.invoke(
+        main, ["bench", "--compare", str(tmp_path / "x86.json"), "--compare", str(tmp_path / "pi.json")]
+    ).stdout
+    assert "r2/r1" in table and "4.000" in table and "qemu cortex-a72" in table
+
+
+def test_bench_compare_refuses_a_non_bench_file(tmp_path, runner):
+    (tmp_path / "a.json").write_text("{}")
+    result = runner.invoke(
+        main, ["bench", "--compare", str(tmp_path / "a.json"), "--compare", str(tmp_path / "a.json")]
+    )
+    assert result.exit_code == 1 and "not a bench --json document" in result.stderr
+
+
+def test_missing_tensorflow_is_one_line_naming_the_extra(runner, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow" else real(name, *a)
+    )
+    for args in (["train"], ["export"], ["bench", "--keras", "m.keras"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.strip().splitlines() == [
+            f"Error: mnist-edge {args[0]}{' --keras' if args[0] == 'bench' else ''} needs TensorFlow, "
+            'which is not installed here; install the train extra: pip install "mnist-edge[train]"'
+        ]
+
+
+@pytest.mark.skipif(HAS_TF, reason="the real thing runs in the runtime-only venv")
+def test_train_without_tensorflow_installed(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_edge", "train", "--out", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert 'pip install "mnist-edge[train]"' in result.stderr
+
+
+def test_the_shipped_model_ships_its_reference_record():
+    predictor = runtime.Predictor(runtime.default_model_path())
+    record = reference.for_model(predictor)
+    assert record is not None and len(record.top1) == 10000
+    assert record.path.stat().st_size <= 250_000

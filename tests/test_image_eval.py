@@ -1,0 +1,98 @@
+"""`mnist-edge eval --images`: accuracy on the user's own labelled images (no TensorFlow)."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_edge import image_eval, reading, runtime
+from mnist_edge.cli import main
+from mnist_edge.errors import DataError
+
+N = 40
+
+
+def save_digits(folder, mnist, layout):
+    """Saves N MNIST test digits (dark on white, enlarged) under one of the three label layouts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(N):
+        label = int(mnist.y_test[i])
+        img = Image.fromarray(255 - np.kron(mnist.x_test[i], np.ones((4, 4), np.uint8)))
+        if layout == "folders":
+            (folder / str(label)).mkdir(exist_ok=True)
+            img.save(folder / str(label) / f"img{i}.png")
+        elif layout == "suffix":
+            img.save(folder / f"scan_{i:03d}_{label}.png")
+        else:
+            img.save(folder / f"img{i}.jpg", quality=90)
+            rows.append((f"img{i}.jpg", str(label)))
+    if layout == "csv":
+        with open(folder / "labels.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "label"])
+            writer.writerows(rows)
+    return folder
+
+
+@pytest.mark.parametrize("layout", ["folders", "suffix", "csv"])
+def test_labels_from_every_layout(tmp_path, mnist, layout):
+    folder = save_digits(tmp_path / layout, mnist, layout)
+    items = image_eval.labelled_images(folder, [str(i) for i in range(10)])
+    assert len(items) == N
+    assert sorted(label for _, label in items) == sorted(str(int(v)) for v in mnist.y_test[:N])
+
+
+def test_eval_images_figures(tmp_path, mnist, runner):
+    folder = save_digits(tmp_path / "mine", mnist, "folders")
+    Image.new("L", (60, 60), 255).save(folder / "3" / "blank.png")  # answered "not a digit"
+    result = runner.invoke(main, ["eval", "--images", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["n"] == N + 1 and doc["not_a_digit"] >= 1
+    matrix = np.asarray(doc["confusion_matrix"])
+    assert matrix.shape == (10, 12) and matrix.sum() == N + 1
+    assert doc["confusion_columns"][-2:] == ["not a digit", "error"]
+    # Recomputed independently with the Reader: the same answers.
+    reader = reading.Reader(runtime.Predictor(runtime.default_model_path()))
+    right = sum(
+        reader.read_file(p).label == label
+        for p, label in image_eval.labelled_images(folder, [str(i) for i in range(10)])
+    )
+    assert doc["accuracy"] == round(right / (N + 1), 6)
+    assert doc["per_class_accuracy"]["3"] < 1.0  # the blank counts as a miss of class 3
+
+
+def test_eval_images_report_shows_misreads(tmp_path, mnist, runner):
+    folder = save_digits(tmp_path / "mine", mnist, "suffix")
+    Image.fromarray(255 - np.kron(mnist.x_test[0], np.ones((4, 4), np.uint8))).save(folder / "wrong_3.png")
+    report = tmp_path / "report"
+    result = runner.invoke(main, ["eval", "--images", str(folder), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.stdout and f"wrote {report / 'report.md'}" in result.stdout
+    text = (report / "report.md").read_text()
+    assert "![misreads](misreads.png)" in text
+    gallery = Image.open(report / "misreads.png")
+    assert gallery.width == 6 * 2 * 96  # input beside what the model saw
+
+
+def test_eval_images_without_labels_is_one_line(tmp_path, runner):
+    (tmp_path / "x.png").write_bytes(b"")
+    result = runner.invoke(main, ["eval", "--images", str(tmp_path)])
+    assert result.exit_code == 1 and "no labelled images" in result.stderr
+    with pytest.raises(DataError, match="not a folder"):
+        image_eval.labelled_images(tmp_path / "x.png", ["0"])
+
+
+def test_a_bad_labels_csv_is_one_line(tmp_path, runner):
+    (tmp_path / "labels.csv").write_text("file,label\na.png,11\n")
+    result = runner.invoke(main, ["eval", "--images", str(tmp_path)])
+    assert result.exit_code == 1 and "line 2" in result.stderr
+
+
+def test_eval_images_wants_a_tflite(tmp_path, runner, mnist):
+    folder = save_digits(tmp_path / "mine", mnist, "suffix")
+    result = runner.invoke(main, ["eval", "--images", str(folder), "--model", "m.keras"])
+    assert result.exit_code == 2 and ".tflite" in result.stderr
