@@ -217,20 +217,20 @@ for release in $RELEASES; do
   site="$work/site-$release"
   QEMU_CPU=cortex-a72 "${PY_ARM[@]}" -m pip install -q --disable-pip-version-check --no-deps \
     --target "$site" "$WHEEL" 2>&1 | grep -v -e "Running pip as the 'root' user" >&2 || true
-  export PYTHONPATH="$site:$DEPS"
-  QEMU_CPU=cortex-a72 "${PY_ARM[@]}" -c "import platform, numpy, ai_edge_litert, starlette, mnist_edge; print('$release arm64 userland:', platform.machine(), 'Python', platform.python_version(), 'numpy', numpy.__version__)" >&2
+  # The arm64 site only for emulated commands: the x86 python beside them must not see it.
+  PY_RUN=(env "PYTHONPATH=$site:$DEPS" "${PY_ARM[@]}")
+  QEMU_CPU=cortex-a72 "${PY_RUN[@]}" -c "import platform, numpy, ai_edge_litert, starlette, mnist_edge; print('$release arm64 userland:', platform.machine(), 'Python', platform.python_version(), 'numpy', numpy.__version__)" >&2
   for cpu in $CPUS; do
     arm="$work/$release-$cpu"; mkdir -p "$arm"
     start=$(date +%s)
     export QEMU_CPU="$cpu"
-    "${PY_ARM[@]}" -m mnist_edge predict --json -q "$work/images" > "$arm/predict.json" 2> "$arm/predict.err" || true
-    "${PY_ARM[@]}" -m mnist_edge bench --json -q --runs 30 --warmup 5 > "$arm/bench.json" 2> "$arm/bench.err" || true
-    "${PY_ARM[@]}" -m mnist_edge eval --json > "$arm/eval.json" 2> "$arm/eval.err" || true
-    serve_check "$arm/serve.json" "${PY_ARM[@]}"
+    "${PY_RUN[@]}" -m mnist_edge predict --json -q "$work/images" > "$arm/predict.json" 2> "$arm/predict.err" || true
+    "${PY_RUN[@]}" -m mnist_edge bench --json -q --runs 30 --warmup 5 > "$arm/bench.json" 2> "$arm/bench.err" || true
+    "${PY_RUN[@]}" -m mnist_edge eval --json > "$arm/eval.json" 2> "$arm/eval.err" || true
+    serve_check "$arm/serve.json" "${PY_RUN[@]}"
     unset QEMU_CPU
     compare "$release $cpu" "$arm" "$(( $(date +%s) - start ))" || { status=1; tail -3 "$arm"/*.err >&2 || true; }
   done
-  unset PYTHONPATH
 done
 [ "$status" -eq 0 ] && log "PASS (emulated timings above are not Raspberry Pi timings)" || log "FAIL"
 exit "$status"

@@ -317,3 +317,84 @@ def test_ctrl_c_mid_export_leaves_no_partial_file(runner, tmp_path, small_model,
         "mnist_mlp_float32.tflite",
     ]
     assert "kept 3 finished files" in result.stderr
+
+
+def _limit_file_size():
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, writes fail with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+
+def test_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_model, mnist_dir):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mnist_edge",
+            "export",
+            "--model",
+            str(small_model),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(mnist_dir),
+            "--quantize",
+            "none",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stderr
+    lines = [
+        line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("W0", "I0"))
+    ]
+    assert len(lines) == 1 and "cannot write" in lines[0] and "Traceback" not in result.stderr
+    assert not list(out.iterdir())  # no partial file, no staging folder
+
+
+def test_sigterm_mid_export_cleans_up_and_exits_143(tmp_path, small_model, mnist_dir):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mnist_edge",
+            "export",
+            "--model",
+            str(small_model),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(mnist_dir),
+            "--quantize",
+            "all",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+        out.exists() and any(p.name.startswith(".mnist-edge-tmp-") for p in out.iterdir())
+    ):
+        time.sleep(0.05)  # wait until the export is staging files
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert "terminated; nothing half-written was left" in stderr and "Traceback" not in stderr
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no hidden staging folder
