@@ -27,10 +27,7 @@ def import_tf():
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
-    try:
-        import absl.logging
+    import absl.logging  # a dependency of TensorFlow itself
 
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    except ImportError:  # absl ships with TensorFlow; be safe anyway
-        pass
+    absl.logging.set_verbosity(absl.logging.ERROR)
     return tf

@@ -13,6 +13,7 @@ code  meaning
 3     a parity gate failed (:class:`GateError`)
 4     some inputs failed while the others were processed (:class:`PartialFailure`)
 130   interrupted (Ctrl-C)
+143   terminated (SIGTERM); cleanup ran first
 ====  ======================================================================
 
 This module imports nothing but the standard library, so the device side
@@ -21,12 +22,12 @@ can raise and catch these without pulling in anything else.
 
 from __future__ import annotations
 
-EXIT_OK = 0
+# 0 (success) and 2 (usage, raised by click itself) need no name here.
 EXIT_USER = 1
-EXIT_USAGE = 2
 EXIT_GATE = 3
 EXIT_PARTIAL = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class MnistEdgeError(Exception):

@@ -33,6 +33,7 @@ import numpy as np
 from mnist_edge import data as data_mod
 from mnist_edge import fsutil, reporting, trainset
 from mnist_edge.models import ARCHS, DROPOUT, build_model  # noqa: F401 (re-exported)
+from mnist_edge.runtime.sidecar import sidecar_path
 from mnist_edge.trainset import TrainOptions
 
 DEFAULTS = {
@@ -193,15 +194,15 @@ def _metadata(
 def _save(model, meta: dict, out_dir: Path, stem: str) -> None:
     """Writes ``<stem>.keras`` and ``<stem>.json`` through a staging folder."""
     final_model = out_dir / f"{stem}.keras"
-    final_meta = out_dir / f"{stem}.json"
+    final_meta = sidecar_path(final_model)
     meta["model"] = str(final_model)
     with fsutil.staging_dir(out_dir) as stage:
         staged_model = stage / final_model.name
         model.save(staged_model)
         meta["sha256"] = fsutil.sha256_file(staged_model)
-        fsutil.write_json_atomic(stage / final_meta.name, meta)
+        staged_meta = fsutil.write_json_atomic(sidecar_path(staged_model), meta)
         fsutil.commit(staged_model, final_model)
-        fsutil.commit(stage / final_meta.name, final_meta)
+        fsutil.commit(staged_meta, final_meta)
 
 
 def train(
@@ -278,7 +279,7 @@ def load_metadata(model_path: os.PathLike) -> Optional[dict]:
     """Reads the metadata JSON beside a ``.keras`` model, if there is one."""
     import json
 
-    meta_path = Path(model_path).with_suffix(".json")
+    meta_path = sidecar_path(model_path)
     if not meta_path.is_file():
         return None
     try:
@@ -292,7 +293,7 @@ def summary(meta: dict) -> dict:
     abstain_info = meta.get("abstain") or {}
     return {
         "model": meta["model"],
-        "metadata": meta["model"][: -len(".keras")] + ".json",
+        "metadata": str(sidecar_path(meta["model"])),
         "arch": meta["arch"],
         "dataset": meta["dataset"]["name"],
         "test_accuracy": meta["test_accuracy"],

@@ -86,6 +86,13 @@ def test_sidecar_describes_the_file(exported, full_model):
 
 
 @pytest.mark.slow
+def test_sidecar_names_the_source_model_without_the_build_machines_path(exported, full_model):
+    meta = json.loads((exported[0] / "mnist_mlp_int8.json").read_text())
+    assert meta["source_model"]["name"] == full_model[0].name
+    assert "path" not in meta["source_model"] and str(full_model[0].parent) not in json.dumps(meta)
+
+
+@pytest.mark.slow
 def test_parity_matches_an_independent_evaluation(exported, mnist):
     """Recompute int8 accuracy with a bare interpreter and hand-written quantisation."""
     from ai_edge_litert.interpreter import Interpreter

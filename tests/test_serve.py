@@ -364,8 +364,9 @@ def start(*args):
 
 
 @pytest.mark.slow
-def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path):
-    proc, url, _ = start("--workers", "2")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path, workers):
+    proc, url, _ = start("--workers", workers)
     big = np.kron(255 - mnist.x_test[0], np.ones((40, 40), np.uint8))  # a slow 1120x1120 photo
     Image.fromarray(big).save(tmp_path / "big.png")
     results = []

@@ -35,8 +35,10 @@ def measure_process(cmd: Sequence[str], env: Optional[dict] = None) -> dict:
     Returns:
         ``{"rc", "wall", "maxrss", "stdout", "stderr"}``.
     """
+    from mnist_edge.runtime.guard import python_command
+
     out = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER] + list(cmd), capture_output=True, text=True, check=True, env=env
+        python_command() + ["-c", _LAUNCHER] + list(cmd), capture_output=True, text=True, check=True, env=env
     ).stdout
     return json.loads(out)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Dict, Optional, Sequence
@@ -56,7 +55,9 @@ def _load_probe(path: str, npy: str, runtime_name: str) -> dict:
         "p.predict(x[0]); p.probabilities(x)\n"
         "print(json.dumps({'cold_ms': cold * 1000}))\n"
     )
-    result = measure_process([sys.executable, "-c", code, path, npy, runtime_name])
+    from mnist_edge.runtime.guard import python_command
+
+    result = measure_process(python_command() + ["-c", code, path, npy, runtime_name])
     if result["rc"] != 0:
         lines = result["stderr"].strip().splitlines()
         raise RuntimeModelError(lines[-1] if lines else f"load probe exited {result['rc']}")

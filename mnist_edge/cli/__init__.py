@@ -27,10 +27,8 @@ import threading
 import click
 
 from mnist_edge import __version__
-from mnist_edge.cli.common import _silence_stdout
-from mnist_edge.errors import EXIT_INTERRUPTED, MnistEdgeError
-
-EXIT_TERMINATED = 143
+from mnist_edge.cli.common import silence_stdout
+from mnist_edge.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, MnistEdgeError
 
 
 class Terminated(BaseException):
@@ -74,7 +72,7 @@ class MnistEdgeGroup(click.Group):
         except MnistEdgeError as error:
             raise _CommandError(error) from None
         except BrokenPipeError:
-            _silence_stdout()  # the reader went away (| head): nothing left to say
+            silence_stdout()  # the reader went away (| head): nothing left to say
             raise click.exceptions.Exit(1) from None
         except KeyboardInterrupt:
             click.echo(interrupted_message("interrupted", finished), err=True)

@@ -23,11 +23,11 @@ def out(text: str = "") -> None:
     except OSError as exc:
         from mnist_edge.errors import OutputError
 
-        _silence_stdout()
+        silence_stdout()
         raise OutputError(f"cannot write the results to standard output ({exc.strerror or exc})") from None
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     """Points stdout at /dev/null, so the exit-time flush cannot fail a second time."""
     import os
     import sys

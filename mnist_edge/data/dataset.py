@@ -36,7 +36,7 @@ KNOWN_MD5 = {
     },
 }
 
-_IDX_DTYPES = {0x08: np.uint8}
+IDX_DTYPES = {0x08: np.uint8}
 # A file of more than this cannot be MNIST-like data (MNIST's training images are 47 MB).
 MAX_IDX_BYTES = 256 << 20
 
@@ -128,7 +128,7 @@ def _identify(arrays: Dict[str, np.ndarray]) -> Tuple[str, Dict[str, str], bool]
     return "custom", md5, False
 
 
-def _checked_dataset(arrays: Dict[str, np.ndarray], where: Dict[str, str], source) -> Dataset:
+def checked_dataset(arrays: Dict[str, np.ndarray], where: Dict[str, str], source) -> Dataset:
     """Checks the four arrays, identifies the dataset and builds the Dataset."""
     _check_arrays(arrays, where)
     name, md5, verified = _identify(arrays)

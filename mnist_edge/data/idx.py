@@ -12,7 +12,7 @@ from typing import Tuple
 
 import numpy as np
 
-from mnist_edge.data.dataset import _IDX_DTYPES, MAX_IDX_BYTES, SPLIT_FILES, Dataset, _checked_dataset
+from mnist_edge.data.dataset import IDX_DTYPES, MAX_IDX_BYTES, SPLIT_FILES, Dataset, checked_dataset
 from mnist_edge.errors import DataError
 
 
@@ -29,7 +29,7 @@ def _idx_shape(stream, path: Path, ndim: int) -> Tuple[int, ...]:
     if len(head) < 4:
         raise DataError(f"{path}: too short to be an IDX file ({len(head)} bytes)")
     zero, dtype_code, dims = struct.unpack(">HBB", head)
-    if zero != 0 or dtype_code not in _IDX_DTYPES or dims != ndim:
+    if zero != 0 or dtype_code not in IDX_DTYPES or dims != ndim:
         raise DataError(
             f"{path}: wrong magic number 0x{int.from_bytes(head, 'big'):08x} "
             f"(expected 0x{0x0800 + ndim:08x}, uint8 with {ndim} dimension(s))"
@@ -128,4 +128,4 @@ def load_idx_dir(folder: os.PathLike) -> Dataset:
         path = _find_split_file(folder, stem)
         arrays[key] = read_idx_file(path, 3 if key.endswith("images") else 1)
         where[key] = str(path)
-    return _checked_dataset(arrays, where, folder)
+    return checked_dataset(arrays, where, folder)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_edge.data.dataset import MAX_IDX_BYTES, Dataset, _checked_dataset
+from mnist_edge.data.dataset import MAX_IDX_BYTES, Dataset, checked_dataset
 from mnist_edge.errors import DataError
 
 
@@ -83,4 +83,4 @@ def load_npz(path: os.PathLike) -> Dataset:
         RuntimeError,
     ) as exc:  # zipfile: unknown versions, encryption
         raise DataError(f"{path}: not a readable .npz ({str(exc)[:160]})") from None
-    return _checked_dataset(arrays, {k: f"{path}[{v}]" for k, v in keys.items()}, path)
+    return checked_dataset(arrays, {k: f"{path}[{v}]" for k, v in keys.items()}, path)

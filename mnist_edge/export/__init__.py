@@ -40,6 +40,7 @@ from mnist_edge.export.convert import (
     representative_images,
 )
 from mnist_edge.micro import write_c_array
+from mnist_edge.runtime.sidecar import sidecar_path
 
 DEFAULT_GATE = {"max_drop_pp": 0.5, "min_agreement": 0.99}
 
@@ -130,10 +131,10 @@ def write_artifacts(
     if not keep:
         return None
     staged = fsutil.write_bytes_atomic(stage / name, content)
-    staged_json = fsutil.write_json_atomic(stage / (Path(name).stem + ".json"), sidecar)
+    staged_json = fsutil.write_json_atomic(sidecar_path(staged), sidecar)
     final = out_dir / name
     fsutil.commit(staged, final)
-    fsutil.commit(staged_json, final.with_suffix(".json"))
+    fsutil.commit(staged_json, sidecar_path(final))
     return final
 
 

@@ -26,11 +26,12 @@ from mnist_edge.runtime.modelfile import (
     DEFAULT_MODEL_NAME,
     TFLITE_MAGIC,
     default_model_path,
-    metadata_path,
     read_model_bytes,
 )
 from mnist_edge.runtime.predictor import Prediction, Predictor
-from mnist_edge.runtime.sidecar import METADATA_FORMAT, Sidecar
+from mnist_edge.runtime.sidecar import METADATA_FORMAT, Sidecar, sidecar_path
+
+metadata_path = sidecar_path  # the name this function had before the runtime became a package
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -56,5 +57,6 @@ __all__ = [
     "preprocess_file",
     "quiet_native_stderr",
     "read_model_bytes",
+    "sidecar_path",
     "to_mnist",
 ]

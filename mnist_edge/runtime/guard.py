@@ -13,6 +13,7 @@ The packaged default model is trusted and never probed.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -40,6 +41,17 @@ except Exception as exc:  # whatever the interpreter raises: one line for the pa
     sys.exit(f"{path}: cannot run TFLite model ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})")
 print("ok")
 """
+
+
+def python_command() -> list:
+    """How to start a child Python: ``$MNIST_EDGE_PYTHON`` (split like a shell) or this interpreter.
+
+    The override is for interpreters that cannot start themselves: an arm64
+    Python under qemu-user without binfmt support (the Pi check) names a
+    wrapper that runs qemu.
+    """
+    override = os.environ.get("MNIST_EDGE_PYTHON")
+    return shlex.split(override) if override else [sys.executable]
 
 
 def verdict_dir() -> Path:
@@ -74,7 +86,7 @@ def probe(path: Path, sha256: str, runtime_name: str, runtime_version: str) -> N
         return
     try:
         result = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(path), runtime_name],
+            python_command() + ["-c", _PROBE, str(path), runtime_name],
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT,

@@ -60,11 +60,6 @@ def read_and_validate(path: Union[str, os.PathLike]):
     return content, validate(content, str(path))
 
 
-def metadata_path(model_path: Union[str, os.PathLike]) -> Path:
-    """The sidecar metadata file of a model: same folder, same stem, ``.json``."""
-    return Path(model_path).with_suffix(".json")
-
-
 def default_model_path() -> Path:
     """The model shipped with the package.
 

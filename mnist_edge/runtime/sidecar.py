@@ -53,7 +53,10 @@ class Sidecar:
 
 
 def sidecar_path(model_path) -> Path:
-    """The sidecar of a model: same folder, same stem, ``.json``."""
+    """The sidecar of a model (``.tflite`` or ``.keras``): same folder, same stem, ``.json``.
+
+    The one place this rule is written: export, train and the predictor all use it.
+    """
     return Path(model_path).with_suffix(".json")
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import tempfile
+import threading
 from typing import Optional
 
 CONFIG_ENV = "MNIST_EDGE_SERVE"
@@ -42,6 +44,10 @@ def app_from_env():
     return create_app(predictor, config.min_confidence, config.token, config.max_body, config.max_inflight)
 
 
+def _already_handled(signum, frame) -> None:
+    """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
+
+
 def serve(
     config: ServeConfig,
     host: str,
@@ -64,6 +70,10 @@ def serve(
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mnist-edge-metrics-")
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; by then the
+    # shutdown was graceful, so the re-raised signal must not turn into exit 143.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _already_handled)
     uvicorn.run(
         "mnist_edge.serve.server:app_from_env",
         factory=True,
