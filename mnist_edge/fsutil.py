@@ -122,13 +122,21 @@ def _staged_copy(path: Path, data: bytes) -> str:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-    try:
+    with _removed_on_failure(tmp, path):
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
         # mkstemp creates 0600; give the file the mode a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
+    return tmp
+
+
+@contextlib.contextmanager
+def _removed_on_failure(tmp: str, path: Path):
+    """Deletes the temp file if the block fails; an OSError becomes one OutputError for ``path``."""
+    try:
+        yield
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -137,7 +145,6 @@ def _staged_copy(path: Path, data: bytes) -> str:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return tmp
 
 
 def sync_dir(folder: os.PathLike) -> None:
@@ -169,16 +176,8 @@ def write_bytes_atomic(path: os.PathLike, data: bytes) -> Path:
     """
     path = Path(path)
     tmp = _staged_copy(path, data)
-    try:
+    with _removed_on_failure(tmp, path):
         os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise _cannot_write(path, exc) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     sync_dir(path.parent)
     return _completed(path)
 

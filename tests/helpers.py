@@ -1,7 +1,30 @@
 """Small builders shared by several test modules."""
 
+import json
 import struct
+import subprocess
+import sys
 import zlib
+
+HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch")
+
+
+def modules_after(code: str) -> set:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    probe = code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def heavy(modules) -> list:
+    """The modules of TensorFlow and other heavy frameworks among ``modules``."""
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+def third_party(modules) -> set:
+    """The top-level third-party packages among ``modules`` (no stdlib, no private)."""
+    top = {m.split(".")[0] for m in modules}
+    return {m for m in top if m not in sys.stdlib_module_names and not m.startswith("_")}
 
 
 def fake_png_bytes(width: int, height: int) -> bytes:

@@ -334,27 +334,25 @@ def _limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
 
 
+def export_argv(model, out, mnist_dir, quantize):
+    """``mnist-edge export`` of one model into ``out``, quietly, as a child process runs it."""
+    import sys
+
+    return [sys.executable, "-m", "mnist_edge", "export", "--model", str(model), "--out", str(out)] + [
+        "--data-dir",
+        str(mnist_dir),
+        "--quantize",
+        quantize,
+        "-q",
+    ]
+
+
 def test_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_model, mnist_dir):
     import subprocess
-    import sys
 
     out = tmp_path / "out"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mnist_edge",
-            "export",
-            "--model",
-            str(small_model),
-            "--out",
-            str(out),
-            "--data-dir",
-            str(mnist_dir),
-            "--quantize",
-            "none",
-            "-q",
-        ],
+        export_argv(small_model, out, mnist_dir, "none"),
         capture_output=True,
         text=True,
         preexec_fn=_limit_file_size,
@@ -371,26 +369,11 @@ def test_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_
 def test_sigterm_mid_export_cleans_up_and_exits_143(tmp_path, small_model, mnist_dir):
     import signal
     import subprocess
-    import sys
     import time
 
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mnist_edge",
-            "export",
-            "--model",
-            str(small_model),
-            "--out",
-            str(out),
-            "--data-dir",
-            str(mnist_dir),
-            "--quantize",
-            "all",
-            "-q",
-        ],
+        export_argv(small_model, out, mnist_dir, "all"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

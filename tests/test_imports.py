@@ -1,20 +1,9 @@
 """Light paths stay light: checked in a fresh interpreter, as click's own tests do."""
 
-import json
 import subprocess
 import sys
 
-HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch")
-
-
-def _modules_after(code: str):
-    probe = code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
-def _heavy(modules):
-    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+from helpers import heavy, modules_after
 
 
 def test_help_does_not_import_tensorflow():
@@ -23,11 +12,11 @@ def test_help_does_not_import_tensorflow():
         "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
         "for verb in ('train', 'eval'):\n    assert verb in r.output, verb\n"
     )
-    assert _heavy(_modules_after(code)) == []
+    assert heavy(modules_after(code)) == []
 
 
 def test_data_module_is_numpy_only():
-    assert _heavy(_modules_after("import mnist_edge.data")) == []
+    assert heavy(modules_after("import mnist_edge.data")) == []
 
 
 def test_python_dash_m_matches_console_script():

@@ -1,12 +1,11 @@
 """`mnist-edge predict` end to end, good and bad inputs (no TensorFlow needed)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import heavy, modules_after, third_party
 from PIL import Image
 
 from mnist_edge.cli import main
@@ -137,26 +136,15 @@ def test_debug_dir_saves_what_the_model_saw(runner, tmp_path, digits, mnist):
 
 def test_predict_never_imports_tensorflow(digits):
     code = (
-        "import sys, json\nfrom click.testing import CliRunner\nfrom mnist_edge.cli import main\n"
+        "from click.testing import CliRunner\nfrom mnist_edge.cli import main\n"
         f"r = CliRunner().invoke(main, ['predict', '--json', {str(digits)!r}])\n"
         "assert r.exit_code == 0, r.output\n"
-        "import mnist_edge.runtime\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('tensorflow', 'keras', 'matplotlib', 'torch', 'jax'))))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert heavy(modules_after(code)) == []
 
 
 def test_runtime_module_imports_only_numpy_pillow_and_an_interpreter():
-    code = (
-        "import sys, json\nbefore = set(sys.modules)\nimport mnist_edge.runtime as r\n"
-        "p = r.Predictor(r.default_model_path())\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    top = set(json.loads(out.stdout.strip().splitlines()[-1]))
-    third_party = {m for m in top if m not in sys.stdlib_module_names and not m.startswith("_")}
+    loaded = third_party(modules_after("import mnist_edge.runtime as r\nr.Predictor(r.default_model_path())"))
     # cython_runtime is the pseudo-module Cython extensions (tflite-runtime's) register.
     allowed = {"mnist_edge", "numpy", "PIL", "ai_edge_litert", "tflite_runtime", "cython_runtime"}
-    assert third_party <= allowed, third_party
+    assert loaded <= allowed, loaded

@@ -72,14 +72,20 @@ def _sweep_table(result: dict) -> List[str]:
     return md
 
 
-def _text_report(result: dict) -> str:
+def _report_heading(result: dict) -> list:
+    """The report's title and the machine it was measured on, as Markdown lines."""
     env = result["environment"]
-    lines = [
+    return [
         "# mnist-edge bench report",
         "",
         f"{env['cpu']}, {env['cores']} cores, {env['os']}; Python {env['python']}, numpy "
         f"{env['numpy']}, {env['interpreter']} {env['interpreter_version']}.",
         "",
+    ]
+
+
+def _text_report(result: dict) -> str:
+    lines = _report_heading(result) + [
         "(matplotlib is not installed here, so this report has tables and no figures.)",
         "",
         "```",
@@ -155,13 +161,7 @@ def _gallery_text(found, n_images: int) -> str:
 
 
 def _markdown(result: dict, gallery: str) -> str:
-    env = result["environment"]
-    lines = [
-        "# mnist-edge bench report",
-        "",
-        f"{env['cpu']}, {env['cores']} cores, {env['os']}; Python {env['python']}, numpy "
-        f"{env['numpy']}, {env['interpreter']} {env['interpreter_version']}.",
-        "",
+    lines = _report_heading(result) + [
         "```",
         format_table(result),
         "```",
