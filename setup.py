@@ -84,7 +84,7 @@ setup(
             "tf2onnx",
             "ruff",
             "tflite-micro",
-            "httpx",
+            "httpx2",  # starlette.testclient's client (plain httpx is deprecated there)
             "selenium",
             "atheris>=2.3; platform_machine=='x86_64' and python_version<'3.13'",
         ],
