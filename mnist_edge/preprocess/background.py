@@ -36,6 +36,10 @@ from mnist_edge.preprocess.morphology import (
 )
 
 MIN_CONTRAST = 0.06  # weakest stroke that can count as ink, as a fraction of the paper
+# ...in a photographed page, where the edge of a soft shadow leaves a band of
+# 5-13 % in the residual that looks like a stroke: pen and pencil strokes in
+# photos darken the paper by 40 % or more (synth photos: >= 43 %).
+PHOTO_MIN_CONTRAST = 0.15
 NOISE_FACTOR = 6.0  # ...and it must also stand this many noise deviations above the paper
 BACKGROUND_SIDE = 96  # the background is estimated at this resolution (it is smooth)
 # Background filter widths tried, as fractions of the image: a tenth suits a
@@ -94,7 +98,8 @@ def _reading(gray: np.ndarray, background, dark_ink: bool, filter_width, noise: 
         # Paper grain and texture, which pixel noise misses: the spread of the
         # paper side of the residual once shading is gone.
         sigma = max(sigma, _paper_spread(residual))
-    return InkMap(ink, _stroke_level(ink), max(MIN_CONTRAST, NOISE_FACTOR * sigma), filter_width)
+    weakest = MIN_CONTRAST if filter_width is None else PHOTO_MIN_CONTRAST
+    return InkMap(ink, _stroke_level(ink), max(weakest, NOISE_FACTOR * sigma), filter_width)
 
 
 def _paper_spread(residual: np.ndarray) -> float:

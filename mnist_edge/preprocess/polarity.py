@@ -24,6 +24,10 @@ DECISIVE = 0.3
 UNIFORM_BORDER = 0.15
 BORDER_MAJORITY = 0.6
 CLEAR_CONTRAST = 2.0  # local contrast one way this many times the other: clear
+# The image's darkest and brightest levels, robust to a few stray pixels. Small:
+# a digit on a photographed page can be well under 1 % of the pixels, and a
+# 2 % quantile then lands on the paper and turns the vote round.
+EXTREME_SHARE = 0.002
 
 
 def border_pixels(gray: np.ndarray, width: int = 0) -> np.ndarray:
@@ -46,7 +50,7 @@ def border_vote(gray: np.ndarray):
     Decisive only when the border is mostly one level (a scan's background,
     a page's paper), not a gradient or a shadow across it.
     """
-    lo, hi = quantile(gray, 0.02), quantile(gray, 0.98)
+    lo, hi = quantile(gray, EXTREME_SHARE), quantile(gray, 1.0 - EXTREME_SHARE)
     if hi - lo < 1e-3:
         return None
     border = border_pixels(gray)

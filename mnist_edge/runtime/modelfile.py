@@ -10,7 +10,7 @@ from mnist_edge.errors import RuntimeModelError
 
 TFLITE_MAGIC = b"TFL3"
 MAX_MODEL_BYTES = 64 << 20  # the tutorial's float32 MLP is 0.4 MB
-DEFAULT_MODEL_NAME = "mnist_mlp_int8.tflite"
+DEFAULT_MODEL_NAME = "mnist_cnn_m_int8.tflite"
 
 
 def read_model_bytes(path: Union[str, os.PathLike]) -> bytes:
