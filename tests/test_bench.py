@@ -84,7 +84,7 @@ def test_bench_json_document(bench_run):
         assert set(m["latency_us"]) >= {"p50", "p90", "p99", "mean", "std", "runs"}
         assert m["latency_us"]["p50"] <= m["latency_us"]["p90"] <= m["latency_us"]["p99"]
         if m["format"] != "keras":
-            assert m["latency_us"]["runs"] == 200 and m["invoke_latency_us"]["runs"] == 200
+            assert m["latency_us"]["runs"] >= 200 and m["invoke_latency_us"]["runs"] >= 200
             assert m["peak_rss_bytes"] > 10e6 and m["load_ms"]["cold"] > 0
             assert len(m["sweep"]) == 4  # 2 thread counts x XNNPACK on/off
             assert {(r["threads"], r["xnnpack"]) for r in m["sweep"]} == {
