@@ -123,6 +123,26 @@ def test_bench_compare(tmp_path, bench_doc, runner):
     assert "r2/r1" in table and "4.000" in table and "qemu cortex-a72" in table
 
 
+def test_bench_compare_takes_the_files_after_one_option(tmp_path, bench_doc, runner):
+    (tmp_path / "a.json").write_text(json.dumps(bench_doc))
+    (tmp_path / "b.json").write_text(json.dumps(bench_doc))
+    (tmp_path / "c.json").write_text(json.dumps(bench_doc))
+    one = runner.invoke(
+        main, ["bench", "--compare", *(str(tmp_path / n) for n in ("a.json", "b.json", "c.json"))]
+    )
+    repeated = runner.invoke(
+        main,
+        ["bench"] + [arg for n in ("a.json", "b.json", "c.json") for arg in ("--compare", str(tmp_path / n))],
+    )
+    assert one.exit_code == 0, one.output
+    assert one.output == repeated.output and "run 3:" in one.output
+
+
+def test_bench_files_without_compare_are_a_usage_error(tmp_path, runner):
+    result = runner.invoke(main, ["bench", str(tmp_path / "a.json")])
+    assert result.exit_code == 2 and "--compare A.json B.json" in result.output
+
+
 def test_bench_compare_refuses_a_non_bench_file(tmp_path, runner):
     (tmp_path / "a.json").write_text("{}")
     result = runner.invoke(

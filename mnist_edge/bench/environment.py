@@ -69,8 +69,9 @@ def environment(interpreter: str, interpreter_version: str, threads: Sequence[in
         "interpreter_version": interpreter_version,
         "threads": list(threads),
         "delegate": "XNNPACK (default) and none (builtin kernels), both measured",
-        "timer": "time.perf_counter_ns around the measured call only; interleaved windows, "
-        "p50 = median of window p50s",
+        "timer": "time.perf_counter_ns around the measured call only; interleaved windows spread "
+        "over >= 2 s; p50 = the least-disturbed window's p50 (median of windows and all-sample "
+        "p50 beside it)",
         "emulated": _emulated(),
     }
     for name in ("tensorflow", "keras"):

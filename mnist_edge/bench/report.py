@@ -39,7 +39,7 @@ def format_table(result: dict) -> str:
     env = result["environment"]
     lines.append(
         f"single image, end to end (uint8 pixels in, label out), {env['threads'][0]} thread(s), "
-        f"XNNPACK; p50 = median of {_windows(models)} interleaved windows"
+        f"XNNPACK; p50 = least-disturbed of {_windows(models)} interleaved windows over >= 2 s"
         f"{'; Keras p50 is model(x)' if keras else ''}. {env['cpu']}, {env['interpreter']} "
         f"{env['interpreter_version']}"
     )

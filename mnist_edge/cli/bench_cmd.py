@@ -77,10 +77,15 @@ from mnist_edge.cli.common import (
     "compare_paths",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=str),
-    help="Show earlier bench --json runs side by side with ratios (give two or more); measures nothing.",
+    help="Show earlier bench --json runs side by side with ratios: --compare A.json B.json [...] "
+    "(two or more); measures nothing.",
 )
 @JSON_OPTION
 @QUIET_OPTION
+# The files after the first of `--compare A.json B.json C.json` (an option takes one value).
+@click.argument(
+    "more_runs", nargs=-1, metavar="[RUN.json]...", type=click.Path(dir_okay=False, path_type=str)
+)
 def command(
     model_paths,
     keras_path,
@@ -94,6 +99,7 @@ def command(
     compare_paths,
     as_json,
     quiet,
+    more_runs,
 ):
     """Measure TFLite models where they run: parity, size, init, memory, µs latency.
 
@@ -105,8 +111,12 @@ def command(
     throughput, cold load time and peak RSS. A file that cannot be
     benchmarked gets one line and exit code 4; the others are still measured.
     """
+    if more_runs and not compare_paths:
+        raise click.UsageError(
+            "bench takes models with --model, and earlier runs with --compare A.json B.json"
+        )
     if compare_paths:
-        _compare(compare_paths, as_json)
+        _compare(compare_paths + more_runs, as_json)
         return
     from pathlib import Path
 
