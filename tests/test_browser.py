@@ -129,10 +129,21 @@ def open_page(browser, url):
     browser.get(url)
 
 
-def shown_label(browser, timeout=15.0):
+def shown_label(browser, timeout=15.0, settled=False):
+    """The answer the page shows; with ``settled``, only once it is for everything drawn.
+
+    The answer and the pad's state are read in one script, so an answer that
+    lands between two reads cannot pair an old label with a settled state.
+    """
+    answer_js = "state === 'read' ? answer : ''" if settled else "answer"
+    script = (
+        "const answer = document.getElementById('label').dataset.answer || '';"
+        "const state = document.getElementById('pad').dataset.state || '';"
+        "return " + answer_js + ";"
+    )
     deadline = time.time() + timeout
     while time.time() < deadline:
-        answer = browser.find_element("id", "label").get_attribute("data-answer")
+        answer = browser.execute_script(script)
         if answer:
             return answer
         time.sleep(0.1)
@@ -163,8 +174,7 @@ def test_drawing_a_digit_shows_its_label(browser, service, artifacts, digit):
     open_page(browser, service)
     browser.find_element("id", "clear").click()
     draw(browser, DIGIT_STROKES[digit])
-    time.sleep(0.5)  # let the last update land
-    label = shown_label(browser)
+    label = shown_label(browser, settled=True)
     browser.save_screenshot(str(artifacts / f"drawn_{digit}.png"))
     assert label == digit
     assert len(browser.find_elements("css selector", "#probs .bar")) == 10
@@ -191,5 +201,5 @@ def test_the_page_asks_for_the_token_once(browser, service):
     browser.get(service)
     browser.execute_script("window.prompt = () => 'pagetoken'")
     draw(browser, DIGIT_STROKES["1"])
-    assert shown_label(browser) == "1"
+    assert shown_label(browser, settled=True) == "1"
     assert browser.execute_script("return localStorage.getItem('mnist-edge-token')") == "pagetoken"
