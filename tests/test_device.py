@@ -82,6 +82,16 @@ def test_bench_parity_comes_from_the_reference_record(bench_doc, mnist):
         assert m["reference"] == f"record {record.path.name}" and m["max_abs_diff"] is not None
 
 
+def test_bench_table_on_the_device_names_each_file_and_each_failure(runner, mnist_dir, tmp_path):
+    args = ["bench", "--data-dir", str(mnist_dir), "--runs", "20", "--warmup", "2"]
+    result = runner.invoke(main, args + ["--model", str(INT8), "--model", str(tmp_path / "gone.tflite")])
+    assert result.exit_code == 4, result.output
+    rows = result.stdout.splitlines()
+    assert any(row.startswith(INT8.stem) and " int8 " in row for row in rows)
+    assert any(row.startswith("gone.tflite") and "model file not found" in row for row in rows)
+    assert "Traceback" not in result.output
+
+
 def test_eval_tflite_without_tensorflow(runner, mnist_dir):
     result = runner.invoke(main, ["eval", "--model", str(CNN), "--data-dir", str(mnist_dir), "--json"])
     assert result.exit_code == 0, result.output

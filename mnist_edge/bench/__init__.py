@@ -103,8 +103,11 @@ def run(
                 log(f"  error: {exc}")
                 continue
             models.append(entry)
-            predictions[entry["format"]] = labels
-            samples[entry["format"]] = np.asarray(e2e) / 1000
+            # Keyed by format, and by file too when two files share one (two int8 models).
+            key = entry["format"]
+            key = key if key not in predictions else f"{key} ({path.stem})"
+            predictions[key] = labels
+            samples[key] = np.asarray(e2e) / 1000
     _, interp_name, interp_version = load_interpreter_class(runtime_name)
     result = {
         "environment": environment(interp_name, interp_version, threads),

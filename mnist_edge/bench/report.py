@@ -8,19 +8,25 @@ from typing import Dict, List
 import numpy as np
 
 
+def _model_name(m: dict) -> str:
+    """The file's stem (the format alone does not tell two int8 models apart), at most 23 characters."""
+    name = Path(m["path"]).stem
+    return name if len(name) <= 23 else name[:22] + "…"
+
+
 def format_table(result: dict) -> str:
-    """The summary table: format, size, accuracy, agreement, p50/p99 µs, images/s, speed-up."""
+    """The summary table: model, format, size, accuracy, agreement, p50/p99 µs, images/s, speed-up."""
     models = result["models"]
-    keras = next((m for m in models if m["format"] == "keras"), None)
+    keras = next((m for m in models if m.get("format") == "keras"), None)
     head = (
-        f"{'format':<20}{'size KB':>9}{'accuracy':>10}{'agreement':>11}{'max|dp|':>9}"
+        f"{'model':<24}{'format':<9}{'size KB':>9}{'accuracy':>10}{'agreement':>11}{'max|dp|':>9}"
         f"{'init ms':>9}{'p50 µs':>9}{'p99 µs':>9}{'invoke p50':>11}{'images/s':>10}"
         f"{'vs Keras':>9}"
     )
     lines = [head, "-" * len(head)]
     for m in models:
         if "error" in m:
-            lines.append(f"{Path(m['path']).name:<20}  error: {m['error']}")
+            lines.append(f"{Path(m['path']).name:<33}  error: {m['error']}")
             continue
         speedup = (
             f"{keras['latency_us']['p50'] / m['latency_us']['p50']:.1f}x"
@@ -32,7 +38,7 @@ def format_table(result: dict) -> str:
         max_dp = "-" if m.get("max_abs_diff") is None else f"{m['max_abs_diff']:.4f}"
         init = "-" if m.get("init_ms") is None else f"{m['init_ms']:.1f}"
         lines.append(
-            f"{m['format']:<20}{m['size_bytes'] / 1024:9.1f}{m['accuracy']:10.4f}"
+            f"{_model_name(m):<24}{m['format']:<9}{m['size_bytes'] / 1024:9.1f}{m['accuracy']:10.4f}"
             f"{agreement:>11}{max_dp:>9}{init:>9}{m['latency_us']['p50']:9.2f}"
             f"{m['latency_us']['p99']:9.2f}{invoke:>11}{m['throughput_ips']:10.0f}{speedup:>9}"
         )
