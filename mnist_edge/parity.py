@@ -70,7 +70,7 @@ def against_keras(probs: np.ndarray, predictor, dataset, keras_probs: Optional[n
         figures["reference"] = "keras (live)"
         return figures
     record = reference.for_model(predictor, dataset.md5.get("test_images"))
-    if record is None or len(record.top1) != len(labels):
+    if record is None or len(record.top1) < len(labels):
         return {
             "accuracy": float(np.mean(probs.argmax(1) == labels)),
             "n": int(len(labels)),
@@ -78,6 +78,7 @@ def against_keras(probs: np.ndarray, predictor, dataset, keras_probs: Optional[n
             "max_abs_diff": None,
             "reference": None,
         }
-    figures = compare(probs, record.probs, labels, reference_top1=record.top1)
+    n = len(labels)  # the first n test images (bench --test-images), or all of them
+    figures = compare(probs, record.probs[:n], labels, reference_top1=record.top1[:n])
     figures["reference"] = f"record {record.path.name}"
     return figures

@@ -92,6 +92,14 @@ def test_bench_table_on_the_device_names_each_file_and_each_failure(runner, mnis
     assert "Traceback" not in result.output
 
 
+def test_bench_on_the_first_test_images_keeps_parity_with_the_record(runner, mnist_dir):
+    args = ["bench", "--model", str(CNN), "--data-dir", str(mnist_dir), "--test-images", "300"]
+    result = runner.invoke(main, args + ["--runs", "20", "--warmup", "2", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    model = json.loads(result.stdout)["models"][0]
+    assert model["n"] == 300 and model["agreement"] is not None and model["reference"].startswith("record ")
+
+
 def test_eval_tflite_without_tensorflow(runner, mnist_dir):
     result = runner.invoke(main, ["eval", "--model", str(CNN), "--data-dir", str(mnist_dir), "--json"])
     assert result.exit_code == 0, result.output

@@ -36,6 +36,13 @@ from mnist_edge.cli.common import (
 )
 @DATA_DIR_OPTION
 @click.option(
+    "--test-images",
+    type=click.IntRange(100, 10000),
+    default=None,
+    help="Use only the first N MNIST test images for accuracy, parity and batch throughput "
+    "(quick runs on slow devices or emulators). Default: all 10,000.",
+)
+@click.option(
     "--threads",
     default="1",
     show_default=True,
@@ -90,6 +97,7 @@ def command(
     model_paths,
     keras_path,
     data_dir,
+    test_images,
     threads,
     runs,
     warmup,
@@ -136,6 +144,8 @@ def command(
             raise ModelError(f"{keras}: model file not found")
     files = bench_mod.default_models(model_paths, keras)
     dataset = data_mod.load(data_dir, allow_download=keras is not None)
+    if test_images:
+        dataset = dataset.test_head(test_images)
     result = bench_mod.run(
         files,
         dataset,

@@ -65,6 +65,14 @@ class Dataset:
     md5: Dict[str, str]
     verified: bool
 
+    def test_head(self, n: int) -> Dataset:
+        """The same dataset with only its first ``n`` test images (checksums still the full set's).
+
+        For quick runs on slow devices; a reference record of the full test
+        set still applies to its first ``n`` entries.
+        """
+        return dataclasses.replace(self, x_test=self.x_test[:n], y_test=self.y_test[:n])
+
     def describe(self) -> dict:
         """Returns a JSON-ready summary (name, source, sizes, checksums)."""
         return {
