@@ -75,12 +75,13 @@ def default_eval_model() -> str:
     return str(default_model_path())
 
 
-def evaluate_tflite(model_path, data_dir=None) -> dict:
+def evaluate_tflite(model_path, data_dir=None, test_images=None) -> dict:
     """Test-set figures of a ``.tflite`` model, without TensorFlow (the device's view).
 
     Args:
         model_path: the model.
         data_dir: the MNIST folder (default lookup without the Keras download).
+        test_images: only the first this many test images (None: all).
 
     Returns:
         ``model``, ``dataset``, ``runtime``, :func:`metrics`, and ``agreement``
@@ -92,6 +93,8 @@ def evaluate_tflite(model_path, data_dir=None) -> dict:
 
     predictor = runtime.Predictor(model_path, untrusted=True)
     dataset = data_mod.load(data_dir, allow_download=False)
+    if test_images:
+        dataset = dataset.test_head(test_images)
     probs = predictor.probabilities(dataset.x_test)
     result = {
         "model": str(model_path),

@@ -100,6 +100,14 @@ def test_bench_on_the_first_test_images_keeps_parity_with_the_record(runner, mni
     assert model["n"] == 300 and model["agreement"] is not None and model["reference"].startswith("record ")
 
 
+def test_eval_on_the_first_test_images(runner, mnist_dir):
+    args = ["eval", "--model", str(CNN), "--data-dir", str(mnist_dir), "--test-images", "200", "--json"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["n"] == 200 and sum(map(sum, doc["confusion_matrix"])) == 200 and doc["agreement"] is not None
+
+
 def test_eval_tflite_without_tensorflow(runner, mnist_dir):
     result = runner.invoke(main, ["eval", "--model", str(CNN), "--data-dir", str(mnist_dir), "--json"])
     assert result.exit_code == 0, result.output

@@ -9,6 +9,7 @@ from mnist_edge.cli.common import (
     JSON_OPTION,
     QUIET_OPTION,
     RUNTIME_OPTION,
+    TEST_IMAGES_OPTION,
     ThreadList,
     echo_json,
     logger,
@@ -35,13 +36,7 @@ from mnist_edge.cli.common import (
     "parity comes from the reference record export wrote beside each model.",
 )
 @DATA_DIR_OPTION
-@click.option(
-    "--test-images",
-    type=click.IntRange(100, 10000),
-    default=None,
-    help="Use only the first N MNIST test images for accuracy, parity and batch throughput "
-    "(quick runs on slow devices or emulators). Default: all 10,000.",
-)
+@TEST_IMAGES_OPTION
 @click.option(
     "--threads",
     default="1",

@@ -76,6 +76,13 @@ DATA_DIR_OPTION = click.option(
     help="Folder with the four MNIST IDX files (.gz or raw) or a Keras mnist.npz. "
     "Default: $MNIST_EDGE_DATA, then ~/.keras/datasets/mnist.npz, then a Keras download.",
 )
+TEST_IMAGES_OPTION = click.option(
+    "--test-images",
+    type=click.IntRange(100, 10000),
+    default=None,
+    help="Use only the first N MNIST test images (quick runs on slow devices or emulators; "
+    "parity then uses the reference record's first N entries). Default: all 10,000.",
+)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 RUNTIME_OPTION = click.option(

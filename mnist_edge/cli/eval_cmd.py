@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_OPTION, echo_json, out
+from mnist_edge.cli.common import (
+    DATA_DIR_OPTION,
+    JSON_OPTION,
+    MIN_CONFIDENCE_OPTION,
+    TEST_IMAGES_OPTION,
+    echo_json,
+    out,
+)
 
 
 @click.command(name="eval")
@@ -26,6 +33,7 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_O
 )
 @MIN_CONFIDENCE_OPTION
 @DATA_DIR_OPTION
+@TEST_IMAGES_OPTION
 @click.option(
     "--plots",
     "plots_dir",
@@ -41,7 +49,7 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, MIN_CONFIDENCE_O
     help="With --images: write report.md and a gallery of the misreads.",
 )
 @JSON_OPTION
-def command(model_path, images_dir, min_confidence, data_dir, plots_dir, report_dir, as_json):
+def command(model_path, images_dir, min_confidence, data_dir, test_images, plots_dir, report_dir, as_json):
     """Evaluate a model: accuracy, per-class accuracy, confusion matrix.
 
     On the MNIST test set (a .keras model with TensorFlow, or a .tflite model
@@ -50,13 +58,17 @@ def command(model_path, images_dir, min_confidence, data_dir, plots_dir, report_
     "not a digit" count as misses and have their own column).
     """
     if images_dir:
+        if test_images:
+            raise click.UsageError("--test-images is for the MNIST test set, not --images")
         _images(model_path, images_dir, min_confidence, report_dir, as_json)
         return
     from mnist_edge import evaluate
 
     model_path = model_path or evaluate.default_eval_model()
     if model_path.endswith(".tflite"):
-        result = evaluate.evaluate_tflite(model_path, data_dir)
+        result = evaluate.evaluate_tflite(model_path, data_dir, test_images)
+    elif test_images:
+        raise click.UsageError("--test-images is for a .tflite model (what a device runs)")
     else:
         result = evaluate.evaluate_keras(
             model_path, data_dir, plots_dir, note=lambda m: click.echo(m, err=True)
