@@ -148,3 +148,9 @@ def test_runtime_module_imports_only_numpy_pillow_and_an_interpreter():
     # cython_runtime is the pseudo-module Cython extensions (tflite-runtime's) register.
     allowed = {"mnist_edge", "numpy", "PIL", "ai_edge_litert", "tflite_runtime", "cython_runtime"}
     assert loaded <= allowed, loaded
+
+
+def test_predict_help_names_its_arguments_as_the_docs_do(runner):
+    result = runner.invoke(main, ["predict", "--help"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0].endswith("predict [OPTIONS] IMAGE_OR_DIR...")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import List, Tuple
 
 import numpy as np
 
@@ -11,7 +12,9 @@ from mnist_edge import parity
 from mnist_edge.bench import timing
 
 
-def bench_keras(model, x_test01: np.ndarray, y_test: np.ndarray, path: Path, runs: int, warmup: int):
+def bench_keras(
+    model, x_test01: np.ndarray, y_test: np.ndarray, path: Path, runs: int, warmup: int
+) -> Tuple[dict, np.ndarray, List[int]]:
     """Keras figures: ``model(x)`` and ``model.predict(x)`` on one image, ``predict`` on the batch.
 
     Returns:
