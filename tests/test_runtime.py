@@ -155,3 +155,9 @@ def test_runtime_selection():
             with pytest.raises(runtime.RuntimeModelError, match="pip install"):
                 runtime.load_interpreter_class(candidate)
     assert name == available[0]  # LiteRT first, then tflite-runtime
+
+
+def test_one_rule_names_a_models_sidecar(tmp_path):
+    assert runtime.sidecar_path(tmp_path / "m.tflite") == tmp_path / "m.json"
+    assert runtime.sidecar_path(tmp_path / "m.keras") == tmp_path / "m.json"
+    assert runtime.metadata_path is runtime.sidecar_path  # the name it had before
