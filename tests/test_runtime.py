@@ -161,3 +161,24 @@ def test_one_rule_names_a_models_sidecar(tmp_path):
     assert runtime.sidecar_path(tmp_path / "m.tflite") == tmp_path / "m.json"
     assert runtime.sidecar_path(tmp_path / "m.keras") == tmp_path / "m.json"
     assert runtime.metadata_path is runtime.sidecar_path  # the name it had before
+
+
+def test_the_fast_path_still_finds_the_interpreters_native_wrapper():
+    """The one private LiteRT / tflite-runtime attribute we use: fail loudly if it goes away."""
+    from mnist_edge.runtime import fastpath
+
+    Interpreter = runtime.load_interpreter_class()[0]
+    interpreter = Interpreter(model_path=str(runtime.default_model_path()))
+    interpreter.allocate_tensors()
+    assert fastpath.native_wrapper(interpreter) is not None, (
+        "Interpreter._interpreter (SetTensor/Invoke/GetTensor) is gone: the single-image fast path "
+        "has fallen back to the public API; re-measure benchmarks/predict_speed.py"
+    )
+
+
+def test_the_fast_path_gives_what_the_general_path_gives(mnist):
+    p = runtime.Predictor(runtime.default_model_path())
+    for image in mnist.x_test[:200]:
+        fast = p.predict(image)
+        general = p.predict(image.astype(np.float32) / 255.0)  # float input takes the general path
+        assert (fast.label, fast.probabilities) == (general.label, general.probabilities)
