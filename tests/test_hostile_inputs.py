@@ -296,6 +296,29 @@ def test_an_unreadable_file_is_its_own_error(tmp_path, digit_png):
     assert rc == 4 and "locked.png: error: cannot read" in stderr
 
 
+def test_a_file_the_system_refuses_to_read_is_its_own_error_even_as_root(tmp_path, digit_png, monkeypatch):
+    """As above where chmod cannot lock root out: the OS's refusal is simulated at open()."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from mnist_edge.cli import main
+
+    locked = tmp_path / "locked.png"
+    shutil.copy(digit_png, locked)
+    real_open = Image.open
+
+    def refusing_open(fp, *args, **kwargs):
+        if str(fp) == str(locked):
+            raise PermissionError(13, "Permission denied", str(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", refusing_open)
+    result = CliRunner().invoke(main, ["predict", str(locked), str(digit_png)])
+    assert result.exit_code == 4, result.output
+    assert result.stdout.startswith(f"{digit_png}: 7 (")
+    assert f"{locked}: error: " in result.stderr and "Permission denied" in result.stderr
+
+
 @pytest.mark.parametrize("batch_size", [-1, 0, 2.5, True])
 def test_bad_batch_sizes_are_refused(batch_size, mnist):
     with pytest.raises(runtime.InputError, match="batch_size must be a positive integer"):
