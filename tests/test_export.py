@@ -388,3 +388,28 @@ def test_sigterm_mid_export_cleans_up_and_exits_143(tmp_path, small_model, mnist
     assert proc.returncode == 143, stderr
     assert "terminated; nothing half-written was left" in stderr and "Traceback" not in stderr
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no hidden staging folder
+
+
+def test_export_micro_writes_the_tflm_record_and_prints_the_fit(runner, tmp_path, small_model, mnist_dir):
+    pytest.importorskip("tflite_micro")
+    args = ["export", "--model", str(small_model), "--quantize", "int8", "--micro"]
+    args += ["--data-dir", str(mnist_dir)]
+    result = runner.invoke(main, args + ["--out", str(tmp_path), "--max-drop", "100", "--min-agreement", "0"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "mnist_mlp_int8.micro.json").read_text())
+    assert record["model_bytes"] == (tmp_path / "mnist_mlp_int8.tflite").stat().st_size
+    assert record["arena_bytes"] > 0 and record["n"] == 10000 and record["agreement_with_litert"] >= 0.999
+    assert (tmp_path / "mnist_mlp_int8.h").is_file() and (tmp_path / "mnist_mlp_int8.cc").is_file()
+    assert "TensorFlow Lite Micro:" in result.stderr and "Cortex-M4" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--quantize", "none"], "add --quantize int8"),
+        (["--quantize", "int8", "--io", "float"], "--micro needs integer input and output"),
+    ],
+)
+def test_export_micro_usage_errors(runner, small_model, extra, message):
+    result = runner.invoke(main, ["export", "--model", str(small_model), "--micro"] + extra)
+    assert result.exit_code == 2 and message in result.output

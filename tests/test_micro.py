@@ -1,0 +1,76 @@
+"""The microcontroller target: TensorFlow Lite Micro's real kernels on the host (no TensorFlow)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tflite_micro")
+
+from mnist_edge import micro
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CNN = FIXTURES / "mnist_cnn_int8.tflite"
+MLP = FIXTURES / "mnist_mlp_int8_uint8io.tflite"
+
+
+@pytest.fixture(scope="module")
+def cnn_result(mnist):
+    return micro.check(CNN, mnist.x_test[:300])
+
+
+@pytest.fixture(scope="module")
+def mlp_result(mnist):
+    return micro.check(MLP, mnist.x_test[:300])
+
+
+def test_the_cnn_runs_on_tflm_like_on_litert(cnn_result):
+    assert cnn_result["agreement_with_litert"] >= 0.999 and cnn_result["n"] == 300
+    assert {"CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED"} <= set(cnn_result["ops"])
+    assert cnn_result["tflm_supports_all_ops"] is True
+
+
+def test_the_mlp_runs_on_tflm_like_on_litert(mlp_result):
+    assert mlp_result["agreement_with_litert"] >= 0.999
+    assert "FULLY_CONNECTED" in mlp_result["ops"]
+
+
+def test_the_arena_is_what_tflm_recorded_and_a_cnn_needs_more_than_an_mlp(cnn_result, mlp_result):
+    assert 1024 < mlp_result["arena_bytes"] < cnn_result["arena_bytes"] < 256 * 1024
+
+
+def test_model_bytes_are_the_files_size(cnn_result):
+    assert cnn_result["model_bytes"] == CNN.stat().st_size
+
+
+def test_the_fit_table_subtracts_model_arena_and_reserves(cnn_result):
+    for board in cnn_result["boards"]:
+        assert (
+            board["flash_headroom_bytes"]
+            == board["flash_bytes"] - cnn_result["model_bytes"] - micro.FLASH_RESERVE
+        )
+        assert (
+            board["ram_headroom_bytes"] == board["ram_bytes"] - cnn_result["arena_bytes"] - micro.RAM_RESERVE
+        )
+        assert board["fits"] == (board["flash_headroom_bytes"] >= 0 and board["ram_headroom_bytes"] >= 0)
+
+
+def test_a_board_too_small_does_not_fit():
+    rows = micro.fit_table(model_bytes=200 * 1024, arena=60 * 1024)
+    assert rows[0]["fits"] is False and rows[-1]["fits"] is True
+
+
+@pytest.mark.parametrize("fixture", ["mnist_mlp_float32.tflite", "mnist_mlp_int8_floatio.tflite"])
+def test_a_float_model_is_one_line(fixture, mnist):
+    with pytest.raises(micro.MicroError, match="needs a full-int8 model") as info:
+        micro.check(FIXTURES / fixture, mnist.x_test[:10])
+    assert "\n" not in str(info.value)
+
+
+def test_an_operator_tflm_lacks_is_named():
+    with pytest.raises(micro.MicroError, match=r"cannot run this model .*SIGN"):
+        micro.load((FIXTURES / "sign_op_float.tflite").read_bytes(), 1 << 20, "sign_op_float.tflite")
+
+
+def test_the_result_is_json(cnn_result):
+    assert json.loads(json.dumps(cnn_result)) == cnn_result
