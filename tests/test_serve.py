@@ -20,6 +20,8 @@ import pytest
 from helpers import modules_after, third_party
 from PIL import Image
 
+from mnist_edge.cli import main
+
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
@@ -285,6 +287,32 @@ def test_an_image_bomb_is_refused(client):
 def test_multipart_without_file(client):
     response = client.post("/predict", files={"other": ("a.png", b"x", "image/png")})
     assert response.status_code == 400 and "'file'" in response.json()["error"]
+
+
+def test_a_file_path_is_data_never_a_file_to_read_and_nothing_is_written(
+    client, tmp_path, monkeypatch, mnist
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secret.png").write_bytes(png_bytes(mnist.x_test[0]))
+    for body, ctype in (
+        (b"secret.png", "image/png"),
+        (json.dumps({"path": "secret.png"}).encode(), "application/json"),
+        (str(tmp_path / "secret.png").encode(), "text/plain"),
+    ):
+        response = client.post("/predict", content=body, headers={"Content-Type": ctype})
+        assert response.status_code in (400, 415) and "label" not in response.json()
+    client.post("/predict", content=png_bytes(mnist.x_test[0]), headers={"Content-Type": "image/png"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.png"]
+
+
+def test_serve_listens_on_localhost_unless_told(runner, monkeypatch):
+    import mnist_edge.serve.server as server
+
+    calls = []
+    monkeypatch.setattr(server, "serve", lambda config, host, port, workers, **kw: calls.append((host, port)))
+    assert runner.invoke(main, ["serve"]).exit_code == 0
+    assert runner.invoke(main, ["serve", "--host", "0.0.0.0", "--port", "9000"]).exit_code == 0
+    assert calls == [("127.0.0.1", 8080), ("0.0.0.0", 9000)]
 
 
 # -- limits, auth, metrics ---------------------------------------------------------------------
