@@ -12,9 +12,20 @@ fresh one is seeded from tests/fuzz/targets.py.
 """
 
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+# libFuzzer's -rss_limit_mb checks the process's *peak* RSS, and Linux carries
+# a parent's peak across vfork + exec: launched from a pytest process that
+# once held TensorFlow, this process starts at ~1.9 GB "peak" and every run
+# is an instant out-of-memory finding. A child of this small process starts
+# from its own few MB, so relaunch once when the inherited peak is large.
+INHERITED_PEAK_LIMIT_KB = 200 * 1024
+if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > INHERITED_PEAK_LIMIT_KB:
+    sys.exit(subprocess.call([sys.executable, *sys.argv]))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
