@@ -43,7 +43,7 @@ setup(
         "mnist_edge.serve": ["page.html"],
     },
     python_requires=">=3.10, <4",
-    install_requires=["numpy", "click>=8.0", "pillow>=9.1"],
+    install_requires=["numpy", "click>=8.0", "pillow>=9.4"],
     extras_require={
         "train": [
             # tensorflow-cpu has wheels for x86-64 Linux; elsewhere the full package.

@@ -27,15 +27,20 @@ def third_party(modules) -> set:
     return {m for m in top if m not in sys.stdlib_module_names and not m.startswith("_")}
 
 
-def fake_png_bytes(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width`` x ``height`` greyscale pixels (a decompression bomb)."""
+# PNG (bit depth, colour type) for the Pillow modes a header can claim.
+PNG_MODES = {"L": (8, 0), "I;16": (16, 0), "RGB": (8, 2), "RGBA": (8, 6)}
+
+
+def fake_png_bytes(width: int, height: int, mode: str = "L") -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels of ``mode`` (a decompression bomb)."""
 
     def chunk(kind, payload):
         return (
             struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
         )
 
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    depth, colour = PNG_MODES[mode]
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", ihdr)

@@ -48,8 +48,16 @@ def test_fuzz_target(tmp_path, target):
         text=True,
         timeout=BUDGET_SECONDS + 120,
     )
-    runs = re.search(r"Done (\d+) runs", result.stderr)
+    runs = re.findall(r"Done (\d+) runs in \d+ second\(s\) \((\d+) processes\)", result.stderr)
     findings = sorted(p.name for p in tmp_path.iterdir())
-    print(f"{target}: {runs.group(1) if runs else '?'} runs, findings: {findings or 'none'}")
+    print(f"{target}: {runs[-1] if runs else '?'} (runs, processes), findings: {findings or 'none'}")
     assert result.returncode == 0 and not findings, (findings, result.stderr[-3000:])
-    assert runs and int(runs.group(1)) > 100
+    assert runs and int(runs[-1][0]) > 100
+
+
+def test_the_runner_knows_every_target():
+    sys.path.insert(0, str(FUZZ))
+    import run
+    import targets
+
+    assert run.TARGET_NAMES == list(targets.TARGETS) == TARGETS

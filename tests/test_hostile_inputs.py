@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from mnist_edge import reading, runtime
+from mnist_edge.errors import ImageError
 from mnist_edge.runtime import flatbuf
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -249,6 +250,40 @@ def test_one_message_for_every_image_over_the_limit(tmp_path, width, height):
     result = reader.read_file(fake_png(tmp_path / "big.png", width, height))
     assert result.error.startswith("image too large")
     assert "100 megapixels" in result.error
+
+
+TINY_WEBP_BOMB = Path(__file__).parent / "fuzz" / "regressions" / "image" / "webp-declares-77-megapixels.webp"
+
+
+def test_a_tiny_webp_that_declares_77_megapixels_is_refused_before_decoding(digit_png):
+    """Found by the fuzzer: 138 bytes that libwebp would fill to 300 MB."""
+    rc, stdout, stderr, rss = run_cli(["predict", "--json", TINY_WEBP_BOMB, digit_png])
+    assert rc == 4 and rss < 200, (stderr, rss)
+    doc = {Path(d["path"]).name: d for d in json.loads(stdout)}
+    assert doc[TINY_WEBP_BOMB.name]["error"].startswith("image too large to decode (15902x4863 RGB")
+    assert doc["digit.png"]["label"] == "7"
+
+
+@pytest.mark.parametrize(
+    "mode,width,height,refused",
+    [
+        ("RGB", 6400, 6400, False),  # 41 MP colour: 156 MB decoded
+        ("RGB", 6600, 6600, True),  # 44 MP colour: 166 MB
+        ("RGBA", 7000, 6000, True),
+        ("L", 10000, 10000, False),  # grey: one byte a pixel, 100 MP is fine
+        ("I;16", 9000, 9000, False),  # 16-bit: two bytes, 155 MB
+        ("I;16", 9500, 9500, True),
+    ],
+)
+def test_the_decode_budget_counts_bytes_per_pixel_of_the_mode(tmp_path, mode, width, height, refused):
+    from helpers import fake_png_bytes
+
+    from mnist_edge.preprocess.load import open_image_bytes
+
+    data = fake_png_bytes(width, height, mode)
+    with pytest.raises(ImageError) as caught:
+        open_image_bytes(data)  # under the budget, the empty pixel data fails instead
+    assert ("too large to decode" in str(caught.value)) == refused, str(caught.value)
 
 
 @pytest.mark.slow

@@ -319,6 +319,13 @@ def test_working_size(shape, longest):
     assert max(frontend.working_image(np.zeros(shape, np.float32)).shape) == longest
 
 
+@pytest.mark.parametrize("shape", [(8232, 30), (30, 8232), (3, 100)])
+def test_a_strip_too_narrow_for_a_digit_is_no_digit(shape):
+    """Found by the fuzzer: 30x8232 shrank to 1 px wide and divided by zero later."""
+    with pytest.raises(NoDigitError):
+        frontend.working_image(np.zeros(shape, np.float32))
+
+
 def test_plain_normalisation_boxes_and_centres():
     form = plain_normalise(digit_like())
     ys, xs = np.nonzero(form > 0)

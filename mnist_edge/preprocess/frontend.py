@@ -60,7 +60,8 @@ def working_image(gray: np.ndarray) -> np.ndarray:
     """Scales the image so its longer side is between 64 and 384 px.
 
     Raises:
-        NoDigitError: fewer than 4 pixels across.
+        NoDigitError: fewer than 4 pixels across, before or after scaling
+            (a 30x8232 strip would be 1 px wide).
     """
     h, w = gray.shape
     if min(h, w) < MIN_SIDE:
@@ -68,7 +69,9 @@ def working_image(gray: np.ndarray) -> np.ndarray:
     longest = max(h, w)
     if longest > WORK_SIDE:
         f = WORK_SIDE / longest
-        return resize(gray, (max(1, round(w * f)), max(1, round(h * f))), "box")
+        if min(h, w) * f < MIN_SIDE:
+            raise NoDigitError(f"no digit found (image {w}x{h} is a strip, too narrow for a digit)")
+        return resize(gray, (round(w * f), round(h * f)), "box")
     if longest < MIN_WORK_SIDE:
         f = int(np.ceil(MIN_WORK_SIDE / longest))
         return resize(gray, (w * f, h * f), "bilinear")

@@ -3,7 +3,9 @@
 Every format Pillow reads (PNG, JPEG with its EXIF rotation, BMP, GIF's first
 frame, WebP, TIFF) in every common mode, and ``.npy`` arrays. Limits are
 checked from the header, before any pixel is decoded: at most
-:data:`MAX_PIXELS` pixels, one message for every path. Warnings from the
+:data:`MAX_PIXELS` pixels, one message for every path, and at most
+:data:`MAX_DECODE_BYTES` of decoded pixels (a 138-byte WebP can declare
+77 megapixels that libwebp then fills). Warnings from the
 decoders (a corrupt EXIF block, an infinity in a float TIFF) are handled
 here, never leaked to the user's terminal.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
@@ -24,15 +27,50 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 # 100 megapixels: a 108 MP phone photo is not, a 96 MP one is. JPEGs decode
 # at a reduced DCT scale (a few MB); a 100 MP PNG needs up to 400 MB once.
 MAX_PIXELS = 100_000_000
+# What one decode may hold in memory: Pillow keeps grey and palette images in
+# one byte per pixel, 16-bit in two, colour and the rest in four. JPEGs decode
+# at a reduced DCT scale, so this bites PNG, WebP, TIFF, BMP and GIF in colour
+# over 40 megapixels (grey ones are bounded by MAX_PIXELS first).
+MAX_DECODE_BYTES = 160 * 2**20
 # Large photos are reduced to about this longest side while decoding: the
 # front-end never works above it, and memory stays small.
 LOAD_SIDE = 1024
+# Pillow's plugins signal a corrupt file with any of these (struct.error: a
+# GIF frame header cut short, found by the fuzzer).
+CORRUPT_IMAGE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    TypeError,
+    KeyError,
+    struct.error,
+)
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 def too_large_message(width: int, height: int) -> str:
     """The one message for an image over the pixel limit, from any path."""
     return f"image too large ({width}x{height}; at most {MAX_PIXELS // 1_000_000} megapixels)"
+
+
+def _decoded_bytes(img) -> int:
+    """Bytes Pillow allocates to decode ``img`` at its (possibly drafted) size."""
+    width, height = img.size
+    if img.mode in ("1", "L", "P"):
+        return width * height
+    return width * height * (2 if img.mode in _SIXTEEN_BIT else 4)
+
+
+def _check_decoded_bytes(img) -> None:
+    needed = _decoded_bytes(img)
+    if needed > MAX_DECODE_BYTES:
+        width, height = img.size
+        raise ImageError(
+            f"image too large to decode ({width}x{height} {img.mode} needs {needed >> 20} MB;"
+            f" at most {MAX_DECODE_BYTES >> 20} MB, about 40 megapixels in colour)"
+        )
 
 
 def _file_size(path: Path) -> int:
@@ -59,7 +97,7 @@ def _open_header(path):
         raise ImageError(f"image too large (over {MAX_PIXELS // 1_000_000} megapixels)") from None
     except UnidentifiedImageError:
         raise ImageError("not an image Pillow can read (unknown format or corrupt header)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except CORRUPT_IMAGE_ERRORS as exc:
         raise ImageError(f"cannot open image ({_first_line(exc)})") from None
     width, height = img.size
     if width <= 0 or height <= 0:
@@ -83,8 +121,10 @@ def _decode(img):
     if img.format == "JPEG" and max(img.size) > 2 * LOAD_SIDE:
         # DCT scaling: decodes at 1/2..1/8 size, far cheaper in time and memory.
         img.draft("RGB" if img.mode != "L" else "L", (LOAD_SIDE, LOAD_SIDE))
+    _check_decoded_bytes(img)
     img.load()
-    img = ImageOps.exif_transpose(img)  # phone photos: honour the EXIF rotation
+    # Phone photos: honour the EXIF rotation (in place: no second full copy).
+    ImageOps.exif_transpose(img, in_place=True)
     factor = max(img.size) // LOAD_SIDE
     if factor >= 2:
         img = img.reduce(factor)
@@ -108,7 +148,7 @@ def _checked_decode(source):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return _decode(img)
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
+    except CORRUPT_IMAGE_ERRORS as exc:
         raise ImageError(f"truncated or corrupt image ({_first_line(exc)})") from None
     except MemoryError:
         raise ImageError("image too large to decode in memory") from None
