@@ -312,6 +312,16 @@ def test_decoder_warnings_do_not_leak(tmp_path, mnist):
     assert stderr == "" and len(stdout.strip().splitlines()) == 2
 
 
+def test_pillows_error_log_does_not_leak():
+    """A TIFF claiming 122 samples a pixel: Pillow logs at ERROR, then raises."""
+    tiff = Path(__file__).parent / "fixtures" / "tiff-122-samples-per-pixel.tif"
+    rc, stdout, stderr, _ = run_cli(["predict", "-q", tiff])
+    assert rc == 4
+    unreadable = "not an image Pillow can read (unknown format or corrupt header)"
+    assert error_lines(stderr)[0] == f"{tiff}: error: {unreadable}"
+    assert "samples per pixel" not in stderr + stdout
+
+
 def test_a_newline_in_a_file_name_keeps_one_line_per_result(tmp_path, mnist):
     odd = tmp_path / "odd\nname.png"
     Image.fromarray(mnist.x_test[0]).save(odd)

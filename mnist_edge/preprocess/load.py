@@ -13,6 +13,7 @@ here, never leaked to the user's terminal.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import warnings
@@ -22,6 +23,12 @@ from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from mnist_edge.errors import ImageError
+
+# Pillow logs some corrupt-file details (a TIFF's "More samples per pixel than
+# can be decoded") at ERROR before raising; with no handler anywhere, Python's
+# last-resort handler printed them on the user's terminal. The error we raise
+# says it in one line; an application that configures logging still sees them.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".npy")
 # 100 megapixels: a 108 MP phone photo is not, a 96 MP one is. JPEGs decode
