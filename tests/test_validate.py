@@ -106,6 +106,40 @@ def test_io_rules(name, tensors, inputs, outputs, problem):
         assert problem in found
 
 
+def op(inputs, outputs):
+    """An operator (FULLY_CONNECTED's code; dataflow ignores the kind) reading and writing tensors."""
+    return validate.OpFacts(code=9, inputs=list(inputs), outputs=list(outputs), table=None)
+
+
+# Tensors: 0 input, 1 output, 2 weights (buffer 1 holds data), 3 an activation, 4 a variable.
+FLOW = [
+    IMAGE,
+    SCORES,
+    tensor(index=2, buffer=1, shape=[40]),
+    tensor(index=3),
+    tensor(index=4, variable=True),
+]
+DATAFLOW_CASES = [
+    ("input and weights, then the activation", [op([0, 2], [3]), op([3], [1])], None),
+    ("an optional input left out (-1)", [op([0, 2, -1], [3]), op([3], [1])], None),
+    ("a variable tensor", [op([0, 4], [3]), op([3], [1])], None),
+    ("reads an activation nobody wrote", [op([0, 3], [1])], "reads tensor 3 (t), which has no data"),
+    ("reads a later operator's output", [op([3], [1]), op([0, 2], [3])], "reads tensor 3 (t)"),
+    ("output never written", [op([0, 2], [3])], "output tensor 1 is never written"),
+]
+
+
+@pytest.mark.parametrize("name,ops,problem", DATAFLOW_CASES, ids=[c[0] for c in DATAFLOW_CASES])
+def test_dataflow_rules(name, ops, problem):
+    model = facts(FLOW)
+    model.ops = ops
+    found = validate._check_dataflow(model)
+    if problem is None:
+        assert found is None
+    else:
+        assert problem in found
+
+
 WRONG_SHAPE = "wrong_shape_32x32_to_5.tflite"
 
 

@@ -55,6 +55,7 @@ class TensorFacts:
     scales: List[float]
     zero_points: List[int]
     quantized_dimension: int
+    variable: bool = False
 
     @property
     def elements(self) -> int:
@@ -129,6 +130,7 @@ def _tensor(k: int, table) -> TensorFacts:
         scales=quant.vector(2, "f") if quant else [],
         zero_points=quant.vector(3, "q") if quant else [],
         quantized_dimension=quant.scalar(6, "i") if quant else 0,
+        variable=bool(table.scalar(5, "B")),
     )
 
 
@@ -206,7 +208,32 @@ def _check_ops(facts: ModelFacts) -> Optional[str]:
             return f"operator {op.name} is not a builtin this toolkit runs"
         if any(not -1 <= k < n for k in op.inputs + op.outputs):
             return f"operator {op.name} names a tensor outside the model"
-    return _check_reshapes(facts)
+    return _check_dataflow(facts) or _check_reshapes(facts)
+
+
+def _check_dataflow(facts: ModelFacts) -> Optional[str]:
+    """Every tensor an operator reads must hold data by then.
+
+    That is the model's input, a constant, a variable, or an earlier
+    operator's output. (Found by the fuzzer: one byte moved a weight tensor
+    to an empty buffer; LiteRT allocated the model and then raised "Tensor
+    data is null" / "Input tensor 2 lacks data" at the first inference.)
+    """
+    ready = set(facts.inputs)
+    ready.update(t.index for t in facts.tensors if t.variable or facts.constant(t.index))
+    for op in facts.ops:
+        for k in op.inputs:
+            if k >= 0 and k not in ready:
+                t = facts.tensors[k]
+                return (
+                    f"operator {op.name} reads tensor {k} ({t.name}), which has no data:"
+                    " not the input, a constant or an earlier operator's output"
+                )
+        ready.update(k for k in op.outputs if k >= 0)
+    missing = [k for k in facts.outputs if 0 <= k < len(facts.tensors) and k not in ready]
+    if missing:
+        return f"the model's output tensor {missing[0]} is never written"
+    return None
 
 
 def _reshape_target(facts: ModelFacts, op: OpFacts) -> Optional[List[int]]:
