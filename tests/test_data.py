@@ -1,6 +1,7 @@
 """mnist_edge.data on the real files and on each kind of bad data."""
 
 import gzip
+import importlib.util
 import shutil
 import struct
 from pathlib import Path
@@ -149,14 +150,26 @@ BREAKERS = [
 ]
 
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
+needs_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="train needs TensorFlow")
+# The commands that read MNIST: train (with TensorFlow) and eval of a .tflite (without).
+DATA_COMMANDS = [
+    pytest.param(["train"], marks=needs_tensorflow, id="train"),
+    pytest.param(["eval", "--model", str(FIXTURES / "mnist_mlp_int8_uint8io.tflite")], id="eval-tflite"),
+]
+
+
+@pytest.mark.parametrize("command", DATA_COMMANDS)
 @pytest.mark.parametrize("breaker", BREAKERS, ids=lambda f: f.__name__[7:])
-def test_bad_data_one_clear_line(tmp_path, mnist_dir, runner, breaker):
+def test_bad_data_one_clear_line(tmp_path, mnist_dir, runner, breaker, command):
     d = _copy_mnist(mnist_dir, tmp_path / "data")
     expected = breaker(d)
     with pytest.raises(data.DataError, match=expected.split(":")[-1].strip()[:20]):
         data.load(d)
     # Through the CLI: one line on stderr, exit 1, nothing on stdout, no traceback.
-    result = runner.invoke(main, ["train", "--data-dir", str(d), "--out", str(tmp_path / "out")])
+    out = ["--out", str(tmp_path / "out")] if command[0] == "train" else []
+    result = runner.invoke(main, command + ["--data-dir", str(d)] + out)
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -166,9 +179,11 @@ def test_bad_data_one_clear_line(tmp_path, mnist_dir, runner, breaker):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_missing_folder_via_env(tmp_path, runner, monkeypatch):
+@pytest.mark.parametrize("command", DATA_COMMANDS)
+def test_missing_folder_via_env(tmp_path, runner, monkeypatch, command):
     monkeypatch.setenv("MNIST_EDGE_DATA", str(tmp_path / "nope"))
-    result = runner.invoke(main, ["train", "--out", str(tmp_path / "out")])
+    out = ["--out", str(tmp_path / "out")] if command[0] == "train" else []
+    result = runner.invoke(main, command + out)
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: {tmp_path / 'nope'}: data folder does not exist"
 
