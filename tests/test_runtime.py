@@ -34,9 +34,16 @@ def test_default_model_is_shipped_int8_with_metadata():
 
 
 def test_full_test_set_accuracy_equals_the_export_parity_figure(predictor, mnist):
+    """Exactly on LiteRT, which export measures with; another interpreter's int8
+    kernels round differently on a few images (tflite-runtime 2.14 reads one
+    more of the CNN's 10,000 right)."""
     probs = predictor.probabilities(mnist.x_test)
     accuracy = float(np.mean(probs.argmax(1) == mnist.y_test))
-    assert accuracy == predictor.metadata["parity"]["accuracy"]
+    exported = predictor.metadata["parity"]["accuracy"]
+    if predictor.runtime == "litert":
+        assert accuracy == exported
+    else:
+        assert abs(accuracy - exported) <= 0.001, (predictor.runtime, accuracy, exported)
     assert accuracy >= 0.975
 
 
