@@ -264,6 +264,21 @@ def test_a_tiny_webp_that_declares_77_megapixels_is_refused_before_decoding(digi
     assert doc["digit.png"]["label"] == "7"
 
 
+ONE_BIT_BAND = TINY_WEBP_BOMB.parent / "tiff-30x512-one-bit-band-tag-past-end.tif"
+
+
+@pytest.mark.parametrize("command", [["predict"], ["eval", "--images"]], ids=["predict", "eval-images"])
+def test_a_one_bit_tiff_band_is_no_digit_without_a_traceback_or_warning(tmp_path, command):
+    """Shipped once as a ZeroDivisionError after a Pillow UserWarning (a fuzzer finding)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shutil.copy(ONE_BIT_BAND, folder / "band_3.tif")
+    rc, stdout, stderr, _ = run_cli([*command, folder])
+    assert rc == 0, stderr
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr
+    assert "no digit found" in stdout or "not a digit" in stdout, stdout
+
+
 @pytest.mark.parametrize(
     "mode,width,height,refused",
     [

@@ -270,6 +270,13 @@ def test_ink_everywhere_is_no_digit():
         selection.select_digit(np.ones((50, 50), bool), 5.0)
 
 
+def test_only_pieces_narrower_than_the_stroke_width_is_no_digit():
+    """A band across a 30x512 strip gives a stroke width larger than every piece (a shipped crash)."""
+    mask = mask_of((100, 100), (10, 14, 10, 14), (50, 54, 60, 64))
+    with pytest.raises(NoDigitError, match="no stroke-like ink"):
+        selection.select_digit(mask, 40.0)
+
+
 def test_faint_join_touching_the_digit_is_kept():
     mask = mask_of((60, 60), (10, 50, 10, 16))
     norm = mask.astype(np.float32)
@@ -285,6 +292,12 @@ def test_faint_join_touching_the_digit_is_kept():
 def test_box_longer_side_is_20_keeping_aspect(shape, expected):
     box = boxfit.to_box(np.ones(shape, np.float32))
     assert box.shape == expected and box.max() == 1.0
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 12), (12, 0)])
+def test_an_empty_crop_is_no_digit(shape):
+    with pytest.raises(NoDigitError):
+        boxfit.to_box(np.ones(shape, np.float32))
 
 
 def test_centre_of_mass_lands_on_mnists_centre():

@@ -14,24 +14,24 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import modules_after, third_party
 from PIL import Image
 
-from mnist_edge.cli import main
-
-pytest.importorskip("starlette")
-pytest.importorskip("httpx")
-
+# No importorskip: the serve extra brings Starlette and the dev extra its test
+# client's httpx2; a missing one is a missing install step and must fail.
 from starlette.testclient import TestClient
 
 from mnist_edge import reading, runtime
+from mnist_edge.cli import main
 from mnist_edge.serve.app import create_app
 
 DEFAULT = runtime.default_model_path()
 NAME = DEFAULT.stem
+FUZZ_IMAGES = Path(__file__).resolve().parent / "fuzz" / "regressions" / "image"
 
 
 @pytest.fixture(scope="module")
@@ -247,6 +247,14 @@ def test_predict_shows_what_the_model_saw(client, mnist):
     ).json()
     seen = Image.open(io.BytesIO(__import__("base64").b64decode(doc["seen_png"])))
     assert np.array_equal(np.asarray(seen), mnist.x_test[0])
+
+
+def test_a_one_bit_tiff_band_is_not_a_digit_not_a_500(client):
+    """Shipped once as a ZeroDivisionError and a plain-text 500 (a fuzzer finding)."""
+    tiff = FUZZ_IMAGES / "tiff-30x512-one-bit-band-tag-past-end.tif"
+    response = client.post("/predict", content=tiff.read_bytes(), headers={"Content-Type": "image/tiff"})
+    assert response.status_code == 200, response.text
+    assert response.json()["label"] is None
 
 
 def test_predict_a_blank_page_is_not_a_digit(client):

@@ -156,6 +156,10 @@ def select_digit(
         raise NoDigitError("no digit found")
     candidates = _significant(comps, width)
     pieces = int(candidates.sum())
+    if pieces == 0:
+        # A band along a strip's full width reads as one very wide stroke, and
+        # then every piece is smaller than a "stroke": there is nothing to grow.
+        raise NoDigitError("no digit found (no stroke-like ink)")
     while True:
         member = _grow_group(comps, candidates, width)
         box = _group_box(comps, member)
