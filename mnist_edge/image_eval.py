@@ -135,6 +135,11 @@ class ImageEval:
             "support": {label: int(support[i]) for i, label in enumerate(self.labels)},
             "not_a_digit": int(sum(a == NOT_A_DIGIT for a in answers)),
             "errors": int(sum(a == "error" for a in answers)),
+            "error_files": [
+                {"path": path, "error": r.error}
+                for (path, _), a, r in zip(self.items, answers, self.readings)
+                if a == "error"
+            ],
             "confusion_columns": columns,
             "confusion_matrix": confusion.tolist(),
             "misreads": [

@@ -19,6 +19,30 @@ need_venv() {
   fi
 }
 
+# Debian packages the tests use: Fashion-MNIST (the "not a digit" data), Chromium and
+# its driver (the page's browser tests). One list, for scripts/test.sh and .ci/run.
+TEST_SYSTEM_PACKAGES=(dataset-fashion-mnist chromium chromium-driver)
+
+missing_system_packages() {  # prints the packages of TEST_SYSTEM_PACKAGES not installed
+  [ -d /usr/share/datasets/fashion-mnist ] || echo dataset-fashion-mnist
+  command -v chromium >/dev/null || echo chromium
+  command -v chromedriver >/dev/null || echo chromium-driver
+}
+
+install_system_packages() {  # install_system_packages PKG... (as root, or with sudo)
+  [ "$#" -gt 0 ] || return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  if ! command -v apt-get >/dev/null; then
+    echo "not a Debian/Ubuntu machine: install $* yourself; the tests that need them will fail" >&2
+    return 0
+  fi
+  echo "installing system packages the tests use: $*" >&2
+  if ! { $sudo apt-get update -q && $sudo apt-get install -y -q "$@"; } >/dev/null 2>&1; then
+    echo "could not install $* (run: sudo apt-get install $*); the tests that need them will fail" >&2
+  fi
+}
+
 setup_venv() {  # setup_venv EXTRAS
   local extras="$1" stamp
   need_venv

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["skipguard"]  # under CI a skip fails the run unless it is allowed
 
 
 def _mnist_dir() -> Path:
@@ -42,7 +43,9 @@ def runner():
 @pytest.fixture(scope="session")
 def full_model(tmp_path_factory, mnist):
     """The default model trained exactly as `mnist-edge train` does (5 epochs)."""
-    pytest.importorskip("tensorflow")
+    from helpers import require_extra  # here, after pytest has loaded the skipguard plugin
+
+    require_extra("tensorflow", "train")
     from mnist_edge import train
 
     out = tmp_path_factory.mktemp("full_model")
@@ -53,7 +56,9 @@ def full_model(tmp_path_factory, mnist):
 @pytest.fixture(scope="session")
 def small_model(tmp_path_factory, mnist):
     """A quick model (1 epoch on 3000 images) for tests that need any model."""
-    pytest.importorskip("tensorflow")
+    from helpers import require_extra
+
+    require_extra("tensorflow", "train")
     from mnist_edge import train
 
     out = tmp_path_factory.mktemp("small_model")

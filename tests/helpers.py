@@ -6,7 +6,14 @@ import subprocess
 import sys
 import zlib
 
+import pytest
+
 HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch")
+
+
+def require_extra(module: str, extra: str):
+    """``pytest.importorskip`` with the reason tests/skipguard.py understands."""
+    return pytest.importorskip(module, reason=f"needs the {extra} extra ({module} is not installed)")
 
 
 def modules_after(code: str) -> set:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import require_extra
 
-pytest.importorskip("tensorflow")
+require_extra("tensorflow", "train")
 
 from mnist_edge.cli import main
 

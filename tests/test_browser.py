@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import require_extra
 from PIL import Image
 
-webdriver = pytest.importorskip("selenium.webdriver")
+webdriver = require_extra("selenium.webdriver", "dev")
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER), reason="apt-get install chromium chromium-driver"
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="system packages chromium chromium-driver missing (./scripts/test.sh installs them)",
 )
 
 # Strokes in pad coordinates (0..1), one list of points per stroke.

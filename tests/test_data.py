@@ -50,7 +50,10 @@ def test_lookup_order(tmp_path, monkeypatch, mnist_dir):
     assert data.resolve_source(None) is None  # falls to the Keras download
 
 
-@pytest.mark.skipif(not FASHION.exists(), reason="apt-get install dataset-fashion-mnist")
+@pytest.mark.skipif(
+    not FASHION.exists(),
+    reason="system package dataset-fashion-mnist missing (./scripts/test.sh installs it)",
+)
 def test_fashion_mnist_is_accepted():
     fashion = data.load(FASHION)
     assert fashion.name == "fashion-mnist" and fashion.verified
@@ -152,7 +155,9 @@ BREAKERS = [
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
-needs_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="train needs TensorFlow")
+needs_tensorflow = pytest.mark.skipif(
+    not HAS_TENSORFLOW, reason="needs the train extra (tensorflow is not installed)"
+)
 # The commands that read MNIST: train (with TensorFlow) and eval of a .tflite (without).
 DATA_COMMANDS = [
     pytest.param(["train"], marks=needs_tensorflow, id="train"),

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import require_extra
 
-pytest.importorskip("tensorflow")
+require_extra("tensorflow", "train")
 
 from mnist_edge import export, runtime
 from mnist_edge.cli import main
@@ -391,7 +392,7 @@ def test_sigterm_mid_export_cleans_up_and_exits_143(tmp_path, small_model, mnist
 
 
 def test_export_micro_writes_the_tflm_record_and_prints_the_fit(runner, tmp_path, small_model, mnist_dir):
-    pytest.importorskip("tflite_micro")
+    require_extra("tflite_micro", "micro")
     args = ["export", "--model", str(small_model), "--quantize", "int8", "--micro"]
     args += ["--data-dir", str(mnist_dir)]
     result = runner.invoke(main, args + ["--out", str(tmp_path), "--max-drop", "100", "--min-agreement", "0"])

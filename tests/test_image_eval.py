@@ -96,3 +96,16 @@ def test_eval_images_wants_a_tflite(tmp_path, runner, mnist):
     folder = save_digits(tmp_path / "mine", mnist, "suffix")
     result = runner.invoke(main, ["eval", "--images", str(folder), "--model", "m.keras"])
     assert result.exit_code == 2 and ".tflite" in result.stderr
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_an_unreadable_image_is_named_and_exits_4(tmp_path, mnist, runner, as_json):
+    folder = save_digits(tmp_path / "mine", mnist, "folders")
+    (folder / "7" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    result = runner.invoke(main, ["eval", "--images", str(folder)] + (["--json"] if as_json else []))
+    assert result.exit_code == 4, result.output
+    broken = str(folder / "7" / "broken.png")
+    assert f"{broken}: " in result.stderr
+    assert result.stderr.strip().endswith("Error: 1 of 41 images could not be read (counted as errors)")
+    if as_json:
+        assert json.loads(result.stdout)["error_files"][0]["path"] == broken

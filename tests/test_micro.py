@@ -4,8 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import require_extra
 
-pytest.importorskip("tflite_micro")
+require_extra("tflite_micro", "micro")
 
 from mnist_edge import micro
 

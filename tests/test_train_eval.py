@@ -6,8 +6,9 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import require_extra
 
-pytest.importorskip("tensorflow")
+require_extra("tensorflow", "train")
 
 from mnist_edge import fsutil, train
 from mnist_edge.cli import main

@@ -12,6 +12,7 @@ from mnist_edge.cli.common import (
     echo_json,
     out,
 )
+from mnist_edge.errors import PartialFailure
 
 
 @click.command(name="eval")
@@ -100,8 +101,14 @@ def _images(model_path, images_dir, min_confidence, report_dir, as_json):
     result = image_eval.run(model_path, images_dir, min_confidence, report_dir)
     if as_json:
         echo_json(result)
-        return
-    out(f"model          {result['model']}")
-    out(image_eval.format_summary(result))
-    for p in result.get("report", []):
-        out(f"wrote {p}")
+    else:
+        out(f"model          {result['model']}")
+        out(image_eval.format_summary(result))
+        for p in result.get("report", []):
+            out(f"wrote {p}")
+    for failed in result["error_files"]:
+        click.echo(f"{failed['path']}: {failed['error']}", err=True)
+    if result["error_files"]:
+        raise PartialFailure(
+            f"{len(result['error_files'])} of {result['n']} images could not be read (counted as errors)"
+        )

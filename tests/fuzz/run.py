@@ -8,7 +8,11 @@ finding to -artifact_prefix, and exits non-zero.
 
 Run: python tests/fuzz/run.py TARGET [CORPUS_DIR] -max_total_time=60 -rss_limit_mb=500
 (TARGET: model, image, npy, idx, npz, sidecar). With no corpus folder, a
-fresh one is seeded from tests/fuzz/targets.py.
+fresh one is seeded from tests/fuzz/targets.py and the saved findings.
+``scripts/fuzz.sh`` explores every target this way (a CI step of its own);
+the test command only replays (tests/test_fuzz.py), so it never depends on
+what a random search hits this time. With -seed=S, child process i uses
+seed S+i, so a run is repeatable.
 
 This script supervises: the fuzzing itself runs in fresh child processes of
 at most RUNS_PER_PROCESS inputs each, sharing the corpus, until the time
@@ -66,7 +70,14 @@ def seeded_corpus(name, folder):
 
     for seed_name, data in targets.seeds(name).items():
         (folder / seed_name).write_bytes(data)
+    for finding in (HERE / "regressions" / name).glob("*"):
+        shutil.copy(finding, folder / finding.name)
     return folder
+
+
+def child_seed(flags, process):
+    """-seed=S becomes S+process, so each child explores anew and a run repeats."""
+    return [f"-seed={int(a.split('=', 1)[1]) + process}" if a.startswith("-seed=") else a for a in flags]
 
 
 def time_budget(args):
@@ -99,7 +110,8 @@ def supervise(name, args):
         if left is not None and left < 1:
             break
         limit = [] if left is None else [f"-max_total_time={math.ceil(left)}"]
-        code, runs = run_child(name, flags + limit + [f"-runs={RUNS_PER_PROCESS}"], work)
+        runs_flag = [] if any(a.startswith("-runs=") for a in flags) else [f"-runs={RUNS_PER_PROCESS}"]
+        code, runs = run_child(name, child_seed(flags, processes) + limit + runs_flag, work)
         total, processes = total + runs, processes + 1
         if budget is None:
             break
