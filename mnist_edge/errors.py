@@ -122,6 +122,7 @@ def require_serve_extra() -> None:
     ]
     if missing:
         raise MissingExtraError(
-            f"mnist-edge serve needs {', '.join(missing)}, which is not installed here; "
+            f"mnist-edge serve needs {', '.join(missing)}, "
+            f"which {'is' if len(missing) == 1 else 'are'} not installed here; "
             'install the serve extra: pip install "mnist-edge[serve]"'
         )

@@ -37,6 +37,10 @@ def is_debug_image(name: str) -> bool:
     return bool(_DEBUG_NAME.search(name))
 
 
+DEFAULT_TOP_K = 1  # classes an answer lists: predict --top-k and serve's /predict?top_k=
+MAX_TOP_K = 10
+
+
 @dataclasses.dataclass
 class Reading:
     """One input's answer.
@@ -114,7 +118,7 @@ class Reader:
         top_k: how many classes each answer lists.
     """
 
-    def __init__(self, predictor, min_confidence: Optional[float] = None, top_k: int = 1):
+    def __init__(self, predictor, min_confidence: Optional[float] = None, top_k: int = DEFAULT_TOP_K):
         self.predictor = predictor
         if min_confidence is None:
             sidecar = predictor.sidecar

@@ -208,3 +208,61 @@ def test_the_shipped_model_ships_its_reference_record():
     record = reference.for_model(predictor)
     assert record is not None and len(record.top1) == 10000
     assert record.path.stat().st_size <= 250_000
+
+
+BENCH_DEFAULT_CASES = [
+    # (--model files, --keras beside these .tflite files, expected: names measured)
+    ([], None, ["DEFAULT"]),
+    (["a.tflite"], None, ["a.tflite"]),
+    ([], ["x_int8.tflite", "x_float32.tflite"], ["x_float32.tflite", "x_int8.tflite"]),
+    ([], [], ["DEFAULT"]),
+]
+
+
+@pytest.mark.parametrize("named,beside,expected", BENCH_DEFAULT_CASES)
+def test_bench_measures_by_one_rule_whatever_the_current_folder(
+    tmp_path, monkeypatch, named, beside, expected
+):
+    from mnist_edge.bench import default_models
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "demo_mlp_int8.tflite").write_bytes(b"x")  # the current folder never decides
+    monkeypatch.chdir(tmp_path)
+    keras = None
+    if beside is not None:
+        (tmp_path / "k").mkdir()
+        keras = tmp_path / "k" / "x.keras"
+        for name in beside:
+            (tmp_path / "k" / name).write_bytes(b"x")
+    found = default_models(named, keras)
+    names = [runtime.default_model_path() if n == "DEFAULT" else n for n in expected]
+    assert [p if p == runtime.default_model_path() else p.name for p in found] == names
+
+
+def test_bench_compare_warns_when_one_name_is_two_models(tmp_path, bench_doc, runner):
+    other = json.loads(json.dumps(bench_doc))
+    other["models"][0]["sha256"] = "f" * 64
+    (tmp_path / "a.json").write_text(json.dumps(bench_doc))
+    (tmp_path / "b.json").write_text(json.dumps(other))
+    result = runner.invoke(main, ["bench", "--compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    key = other["models"][0]["format"]
+    assert f"warning: '{key}' is not the same model in every run (sha256 run 1 " in result.stdout
+    same = runner.invoke(main, ["bench", "--compare", str(tmp_path / "a.json"), str(tmp_path / "a.json")])
+    assert "warning" not in same.stdout
+
+
+def test_a_model_bench_cannot_load_is_said_once(tmp_path, runner, mnist_dir):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    args = ["bench", "--model", str(bad), "--data-dir", str(mnist_dir), "--test-images", "100"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 4, result.output
+    said = [line for line in result.output.splitlines() if "not a TFLite model" in line]
+    assert said == [
+        f"bad.tflite                         error: {bad}: not a TFLite model (no TFL3 identifier)"
+    ]
+    assert "windows" not in result.output
+    assert (
+        result.stderr.strip().splitlines()[-1] == "Error: 1 of 1 models could not be benchmarked: bad.tflite"
+    )

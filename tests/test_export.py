@@ -414,3 +414,11 @@ def test_export_micro_writes_the_tflm_record_and_prints_the_fit(runner, tmp_path
 def test_export_micro_usage_errors(runner, small_model, extra, message):
     result = runner.invoke(main, ["export", "--model", str(small_model), "--micro"] + extra)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_the_export_table_is_a_result_on_stdout(runner, tmp_path, small_model, mnist_dir):
+    args = ["export", "--model", str(small_model), "--quantize", "none", "--data-dir", str(mnist_dir)]
+    result = runner.invoke(main, args + ["--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "agreement" in result.stdout and "float32" in result.stdout
+    assert "agreement" not in result.stderr

@@ -154,3 +154,32 @@ def test_predict_help_names_its_arguments_as_the_docs_do(runner):
     result = runner.invoke(main, ["predict", "--help"])
     assert result.exit_code == 0
     assert result.output.splitlines()[0].endswith("predict [OPTIONS] IMAGE_OR_DIR...")
+
+
+def test_a_keras_model_is_told_to_export_first(runner, digits, tmp_path):
+    keras = tmp_path / "mine.keras"
+    keras.write_bytes(b"PK\x03\x04 a zip, as .keras files are")
+    result = runner.invoke(main, ["predict", "--model", str(keras), str(digits)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {keras}: a Keras model, not a TFLite one; export it first: "
+        f"mnist-edge export --model {keras} --quantize int8"
+    )
+
+
+@pytest.mark.parametrize(
+    "threshold,said",
+    [
+        ("0", "no 'not a digit' threshold (every image gets a digit)"),
+        ("0.5", "not a digit below confidence 0.50"),
+    ],
+)
+def test_predict_says_what_the_threshold_is(runner, digits, threshold, said):
+    result = runner.invoke(main, ["predict", "--min-confidence", threshold, str(digits / "d0.png")])
+    assert result.exit_code == 0 and said in result.stderr, result.stderr
+
+
+def test_help_lists_every_exit_code(runner):
+    text = runner.invoke(main, ["--help"]).output
+    for code in ("0 ok", "1 user error", "2 usage error", "3 parity gate", "4 some inputs", "130", "143"):
+        assert code in " ".join(text.split()), code

@@ -225,7 +225,7 @@ def test_predict_upload_answers_exactly_as_the_predict_command(client, predictor
     photo = tmp_path / "photo.png"
     big = np.kron(255 - mnist.x_test[0], np.ones((6, 6), np.uint8))
     Image.fromarray(big).save(photo)
-    expected = reading.Reader(predictor, None, top_k=3).read_file(photo).to_json()
+    expected = reading.Reader(predictor, None).read_file(photo).to_json()  # predict's defaults
     multipart = client.post("/predict", files={"file": ("photo.png", photo.read_bytes(), "image/png")})
     raw = client.post(
         "/predict",
@@ -239,6 +239,16 @@ def test_predict_upload_answers_exactly_as_the_predict_command(client, predictor
         assert {k: v for k, v in doc.items() if k != "path"} == {
             k: v for k, v in expected.items() if k != "path"
         }
+
+
+@pytest.mark.parametrize("query,status,listed", [("", 200, 1), ("?top_k=3", 200, 3), ("?top_k=0", 400, None)])
+def test_predict_top_k_defaults_to_the_predict_commands(client, mnist, query, status, listed):
+    response = client.post(
+        f"/predict{query}", content=png_bytes(mnist.x_test[0]), headers={"Content-Type": "image/png"}
+    )
+    assert response.status_code == status, response.text
+    if listed is not None:
+        assert len(response.json()["top_k"]) == listed
 
 
 def test_predict_shows_what_the_model_saw(client, mnist):
@@ -478,3 +488,27 @@ def test_serve_imports_only_numpy_pillow_an_interpreter_and_its_web_stack():
     web = {"starlette", "uvicorn", "python_multipart", "prometheus_client"}
     web |= {"anyio", "sniffio", "idna", "h11", "click", "typing_extensions"}
     assert loaded - device <= web, loaded - device
+
+
+def test_serve_says_serving_only_once_the_model_loaded(runner, tmp_path):
+    bad = tmp_path / "m.tflite"
+    bad.write_bytes(b"not a model at all")
+    result = runner.invoke(main, ["serve", "--model", str(bad), "--port", "8089"])
+    assert result.exit_code == 1
+    assert " on http://" not in result.output and "not a TFLite model" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "missing,verb", [(["uvicorn"], "is"), (["uvicorn", "prometheus_client"], "are")], ids=["one", "two"]
+)
+def test_serves_missing_extra_message_agrees_in_number(monkeypatch, missing, verb):
+    import importlib.util
+
+    from mnist_edge.errors import MissingExtraError, require_serve_extra
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in missing else real(name, *a)
+    )
+    with pytest.raises(MissingExtraError, match=f"which {verb} not installed here"):
+        require_serve_extra()

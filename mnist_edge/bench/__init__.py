@@ -27,14 +27,18 @@ from mnist_edge.errors import MnistEdgeError
 
 
 def default_models(model_paths: Sequence, keras_path: Optional[Path]) -> list:
-    """The models to measure: those named, else every ``.tflite`` beside the Keras
-    reference (or in ``models/``), else the shipped model (on a device)."""
+    """The models to measure, by one rule wherever bench runs (laptop or Pi).
+
+    The files named with ``--model``; else, with ``--keras``, every ``.tflite``
+    beside that Keras model (its exports); else the shipped default model. The
+    current folder never decides.
+    """
     from mnist_edge.runtime import default_model_path
 
     if model_paths:
         return [Path(p) for p in model_paths]
-    folder = keras_path.parent if keras_path is not None else Path("models")
-    return sorted(folder.glob("*.tflite")) or [default_model_path()]
+    beside = sorted(keras_path.parent.glob("*.tflite")) if keras_path is not None else []
+    return beside or [default_model_path()]
 
 
 def _keras_side(keras_path, dataset, runs, warmup, log):
@@ -99,8 +103,7 @@ def run(
                     path, dataset, threads, runs, warmup, min_seconds, npy, runtime_name, keras_probs
                 )
             except MnistEdgeError as exc:
-                models.append({"path": str(path), "error": str(exc)})
-                log(f"  error: {exc}")
+                models.append({"path": str(path), "error": str(exc)})  # the command says it, once
                 continue
             models.append(entry)
             # Keyed by format, and by file too when two files share one (two int8 models).

@@ -65,9 +65,7 @@ def compare(paths: Sequence) -> dict:
                 keys.append(_key(model))
     rows = []
     for key in keys:
-        found = [
-            next((m for m in run["models"] if "error" not in m and _key(m) == key), None) for run in runs
-        ]
+        found = _found(runs, key)
         for name, get in FIGURES:
             values = [get(m) if m else None for m in found]
             if all(v is None for v in values):
@@ -80,7 +78,28 @@ def compare(paths: Sequence) -> dict:
                 for v in values
             ]
             rows.append({"model": key, "figure": name, "values": values, "ratios": ratios})
-    return {"runs": [_label(run, p) for run, p in zip(runs, paths)], "rows": rows}
+    warnings = [different_models(key, found) for key in keys for found in [_found(runs, key)]]
+    return {
+        "runs": [_label(run, p) for run, p in zip(runs, paths)],
+        "rows": rows,
+        "warnings": [w for w in warnings if w],
+    }
+
+
+def _found(runs, key):
+    return [next((m for m in run["models"] if "error" not in m and _key(m) == key), None) for run in runs]
+
+
+def different_models(key: str, found: Sequence) -> str:
+    """A warning when the runs measured different files under one row name (their SHA-256 differ)."""
+    hashes = [(k + 1, m.get("sha256")) for k, m in enumerate(found) if m and m.get("sha256")]
+    if len({h for _, h in hashes}) <= 1:
+        return ""
+    shown = ", ".join(f"run {k} {h[:12]}" for k, h in hashes)
+    return (
+        f"warning: '{key}' is not the same model in every run (sha256 {shown}); "
+        "the ratios compare different files"
+    )
 
 
 def format_comparison(result: dict) -> str:
@@ -95,4 +114,4 @@ def format_comparison(result: dict) -> str:
         cells = "".join(f"{'-' if v is None else f'{v:.4g}':>{width}}" for v in row["values"])
         ratios = "".join(f"{'-' if r is None else f'{r:.3f}':>9}" for r in row["ratios"][1:])
         lines.append(f"{row['model'][:17]:<18}{row['figure']:<15}{cells}{ratios}")
-    return "\n".join(lines)
+    return "\n".join(lines + result.get("warnings", []))

@@ -11,6 +11,7 @@ Keras model (its reference record, or the live model when given).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 import time
@@ -164,6 +165,7 @@ def bench_file(
     probs = base.probabilities(dataset.x_test)
     entry = {
         "path": str(path),
+        "sha256": hashlib.sha256(base.content).hexdigest(),  # --compare: same name, same model?
         **infer_format(base),
         "size_bytes": path.stat().st_size,
         "input_dtype": base.input_dtype.name,

@@ -91,7 +91,7 @@ def main():
     """Train, export, benchmark and deploy an MNIST digit model to small devices.
 
     Exit codes: 0 ok, 1 user error, 2 usage error, 3 parity gate failed,
-    4 some inputs failed, 130 interrupted.
+    4 some inputs failed, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
     """
 
 

@@ -24,8 +24,8 @@ from mnist_edge.cli.common import (
     "model_paths",
     multiple=True,
     type=click.Path(dir_okay=False, readable=False, path_type=str),
-    help="A .tflite model to measure; repeatable. Default: every .tflite beside --keras (or in "
-    "models/), else the shipped model.",
+    help="A .tflite model to measure; repeatable. Default: the shipped model; with --keras, "
+    "every .tflite beside that Keras model.",
 )
 @click.option(
     "--keras",
@@ -160,11 +160,11 @@ def command(
         for path in result.get("report", []):
             if path.endswith(".md"):
                 out(f"report: {path}")
-    for m in result["models"]:
-        if "error" in m:
-            click.echo(f"{m['path']}: error: {m['error']}", err=True)
-    if result["failed"]:
-        raise PartialFailure(f"{len(result['failed'])} of {len(files)} models could not be benchmarked")
+    if result["failed"]:  # each failure's reason is in the table (or the JSON) already
+        names = ", ".join(Path(p).name for p in result["failed"])
+        raise PartialFailure(
+            f"{len(result['failed'])} of {len(files)} models could not be benchmarked: {names}"
+        )
 
 
 def _compare(paths, as_json):

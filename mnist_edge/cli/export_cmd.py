@@ -142,11 +142,13 @@ def command(
         log=log,
         micro=micro,
     )
-    if not quiet or not as_json:
-        click.echo(export_mod.format_table(result), err=True)
     if as_json:
+        # stdout holds exactly one JSON document; the table is progress, on stderr
+        if not quiet:
+            click.echo(export_mod.format_table(result), err=True)
         echo_json(result)
     else:
+        out(export_mod.format_table(result))  # results go to stdout
         for a in result["artifacts"]:
             if a["path"]:
                 out(a["path"])

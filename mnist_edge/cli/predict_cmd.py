@@ -13,6 +13,7 @@ from mnist_edge.cli.common import (
     logger,
     out,
 )
+from mnist_edge.reading import DEFAULT_TOP_K, MAX_TOP_K
 
 
 @click.command(name="predict")
@@ -33,8 +34,8 @@ from mnist_edge.cli.common import (
 )
 @click.option(
     "--top-k",
-    type=click.IntRange(1, 10),
-    default=1,
+    type=click.IntRange(1, MAX_TOP_K),
+    default=DEFAULT_TOP_K,
     show_default=True,
     help="How many classes to show per image.",
 )
@@ -78,10 +79,14 @@ def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, de
         untrusted=model_path is not None,
     )
     reader = reading.Reader(predictor, min_confidence, top_k)
+    abstains = (
+        f"not a digit below confidence {reader.min_confidence:.2f}"
+        if reader.min_confidence > 0
+        else "no 'not a digit' threshold (every image gets a digit)"
+    )
     log(
         f"model {predictor.model_path} ({predictor.input_dtype.name} input) on "
-        f"{predictor.runtime} {predictor.runtime_version}; not a digit below confidence "
-        f"{reader.min_confidence:.2f}"
+        f"{predictor.runtime} {predictor.runtime_version}; {abstains}"
     )
     debug = ensure_writable_dir(debug_dir) if debug_dir else None
     readings = reading.read_inputs(reader, inputs, debug.resolve() if debug else None)

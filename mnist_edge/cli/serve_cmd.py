@@ -122,12 +122,19 @@ def command(
     )
     log = logger(quiet)
     where = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
-    log(
-        f"serving {model} on {where} with {workers} worker(s)"
-        f"{', token required' if token else ''}; Ctrl-C or SIGTERM stops it"
-    )
-    if host not in ("127.0.0.1", "localhost", "::1") and not token and not os.environ.get("MNIST_EDGE_TOKEN"):
-        log("note: listening beyond this machine without --token: anyone on the network can use it")
+
+    def announce():
+        log(
+            f"serving {model} on {where} with {workers} worker(s)"
+            f"{', token required' if token else ''}; Ctrl-C or SIGTERM stops it"
+        )
+        if (
+            host not in ("127.0.0.1", "localhost", "::1")
+            and not token
+            and not os.environ.get("MNIST_EDGE_TOKEN")
+        ):
+            log("note: listening beyond this machine without --token: anyone on the network can use it")
+
     serve(
         config,
         host,
@@ -135,4 +142,5 @@ def command(
         workers,
         log_level="error" if quiet else "warning",
         untrusted=model_path is not None,
+        announce=announce,
     )

@@ -28,6 +28,16 @@ def read_model_bytes(path: Union[str, os.PathLike]) -> bytes:
     return read_and_validate(path)[0]
 
 
+def _not_tflite_message(path: Path) -> str:
+    """The one line for a file that is not TFLite; a Keras model is told how to become one."""
+    if path.suffix.lower() in (".keras", ".h5"):
+        return (
+            f"{path}: a Keras model, not a TFLite one; export it first: "
+            f"mnist-edge export --model {path} --quantize int8"
+        )
+    return f"{path}: not a TFLite model (no TFL3 identifier)"
+
+
 def read_and_validate(path: Union[str, os.PathLike]):
     """Reads and validates a model; returns ``(bytes, ModelFacts)``.
 
@@ -48,7 +58,7 @@ def read_and_validate(path: Union[str, os.PathLike]):
         with open(path, "rb") as handle:
             head = handle.read(8)
             if len(head) < 8 or head[4:8] != TFLITE_MAGIC:
-                raise RuntimeModelError(f"{path}: not a TFLite model (no TFL3 identifier)")
+                raise RuntimeModelError(_not_tflite_message(path))
             if size > MAX_MODEL_BYTES:
                 raise RuntimeModelError(
                     f"{path}: {size >> 20} MB is too large for a 28x28 digit "

@@ -207,6 +207,7 @@ class Service:
 
     async def predict_image(self, request: Request):
         try:
+            top_k = _top_k(request.query_params.get("top_k"))
             name, data = await _uploaded_image(request)
         except protocol.ProtocolError as exc:
             return error(exc.status, str(exc))
@@ -215,6 +216,8 @@ class Service:
             return error(415 if "not an image" in reading.error else 400, reading.error)
         self.metrics.answers.labels("digit" if reading.label is not None else "not_a_digit").inc()
         document = reading.to_json()
+        if "top_k" in document:
+            document["top_k"] = document["top_k"][:top_k]
         if request.query_params.get("seen") == "1" and reading.seen is not None:
             document["seen_png"] = _png_base64(reading.seen)
         return JSONResponse(document)
@@ -226,6 +229,17 @@ class Service:
         return Response(
             PAGE.read_bytes(), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
         )
+
+
+def _top_k(value) -> int:
+    """``?top_k=N`` (1-10); absent, the same default as ``mnist-edge predict``."""
+    from mnist_edge.reading import DEFAULT_TOP_K, MAX_TOP_K
+
+    if value is None:
+        return DEFAULT_TOP_K
+    if not value.isdigit() or not 1 <= int(value) <= MAX_TOP_K:
+        raise protocol.ProtocolError(400, f"top_k must be a whole number from 1 to {MAX_TOP_K}")
+    return int(value)
 
 
 def _png_base64(image) -> str:
@@ -275,9 +289,9 @@ def create_app(
     Returns:
         The guarded application.
     """
-    from mnist_edge.reading import Reader
+    from mnist_edge.reading import MAX_TOP_K, Reader
 
-    reader = Reader(predictor, min_confidence, top_k=3)
+    reader = Reader(predictor, min_confidence, top_k=MAX_TOP_K)  # each request trims to its ?top_k=
     metrics = Metrics(
         {
             "model": predictor.model_path.name,

@@ -16,7 +16,7 @@ import os
 import signal
 import tempfile
 import threading
-from typing import Optional
+from typing import Callable, Optional
 
 CONFIG_ENV = "MNIST_EDGE_SERVE"
 
@@ -55,8 +55,12 @@ def serve(
     workers: int,
     log_level: str = "warning",
     untrusted: bool = True,
+    announce: Callable[[], None] = lambda: None,
 ) -> None:
     """Checks the model once, then runs uvicorn until SIGTERM / Ctrl-C.
+
+    ``announce`` is called once the model loaded, so "serving ..." is never
+    said of a model that cannot be served.
 
     Raises:
         RuntimeModelError: the model cannot be served.
@@ -67,6 +71,7 @@ def serve(
 
     # Validate (and, for a user's file, probe in a child) before any worker starts.
     Predictor(config.model, num_threads=config.threads, runtime=config.runtime, untrusted=untrusted)
+    announce()
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mnist-edge-metrics-")
