@@ -436,6 +436,32 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path, worke
 
 
 @pytest.mark.slow
+def read_response(sock, timeout=10.0) -> bytes:
+    """One whole HTTP response (head and a Content-Length body); TCP may split it anywhere."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = sock.recv(4096)
+        if not part:
+            return data
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        part = sock.recv(4096)
+        if not part:
+            break
+        body += part
+    return head + b"\r\n\r\n" + body
+
+
 def test_a_streamed_body_past_the_limit_is_cut_off(tmp_path):
     proc, _, port = start("--max-body", "64KB")
     try:
@@ -452,7 +478,7 @@ def test_a_streamed_body_past_the_limit_is_cut_off(tmp_path):
                     sent += len(chunk)
             except OSError:
                 pass
-            answer = sock.recv(4096)
+            answer = read_response(sock)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
         assert b'{"error":"request body over 65536 bytes"}' in answer
     finally:

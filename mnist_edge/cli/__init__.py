@@ -96,9 +96,9 @@ def main():
 
 
 def _register():
-    from mnist_edge.cli import bench_cmd, eval_cmd, export_cmd, predict_cmd, serve_cmd, train_cmd
+    from mnist_edge.cli import bench_cmd, data_cmd, eval_cmd, export_cmd, predict_cmd, serve_cmd, train_cmd
 
-    for module in (train_cmd, eval_cmd, export_cmd, bench_cmd, predict_cmd, serve_cmd):
+    for module in (train_cmd, eval_cmd, export_cmd, bench_cmd, predict_cmd, serve_cmd, data_cmd):
         main.add_command(module.command)
 
 

@@ -117,8 +117,8 @@ def load(data_dir: Optional[os.PathLike] = None, allow_download: bool = True) ->
     source = resolve_source(data_dir)
     if source is None and not allow_download:
         raise DataError(
-            f"no MNIST data found: pass --data-dir or set ${ENV_VAR} to a folder "
-            "with the four IDX files (or a Keras mnist.npz)"
+            f"no MNIST data found: run `mnist-edge data fetch`, or pass --data-dir or set "
+            f"${ENV_VAR} to a folder with the four IDX files (or a Keras mnist.npz)"
         )
     if source is None:
         try:
