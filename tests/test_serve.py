@@ -191,6 +191,26 @@ BAD_V2 = [
 ]
 
 
+def v2_raw(data, datatype="UINT8", shape=(1, 28, 28), request_id='"r1"') -> bytes:
+    """A v2 body written by hand: Python's json cannot write what an attacker can."""
+    tensor = json.dumps({"name": "image", "shape": list(shape), "datatype": datatype, "data": 0})
+    tensor = tensor.replace('"data": 0', f'"data": {data}')
+    return f'{{"id": {request_id}, "inputs": [{tensor}]}}'.encode()
+
+
+ZEROS = ", ".join(["0"] * 783)
+RAGGED_ROWS = [[0] * (27 if i % 2 else 29) for i in range(28)]
+# Found by an independent test: each was a plain-text 500 or (ragged) a 200.
+BAD_V2 += [
+    ("huge UINT8 integer", v2_raw(f"[{10**20}, {ZEROS}]"), "UINT8 data must be integers 0..255"),
+    ("huge FP32 integer", v2_raw(f"[{10**400}, {ZEROS}]", "FP32"), "FP32 data must be numbers in [0, 1]"),
+    ("FP32 1e400 is infinity", v2_raw(f"[1e400, {ZEROS}]", "FP32"), "NaN or infinity"),
+    ("lone surrogate id", v2_raw(f"[{ZEROS}, 0]", request_id='"\\udfff"'), "valid Unicode"),
+    ("ragged rows", v2_raw(json.dumps([RAGGED_ROWS])), "ragged"),
+    ("mixed nesting", v2_raw(json.dumps([[0] * 28] * 27 + [0] * 28)), "ragged or mixed"),
+]
+
+
 @pytest.mark.parametrize("name,body,message", BAD_V2, ids=[c[0] for c in BAD_V2])
 def test_v2_bad_requests_are_400_with_one_line(client, name, body, message):
     response = client.post(
@@ -212,7 +232,16 @@ def test_tfserving_predict(client, predictor, mnist):
     assert np.argmax(floats["predictions"], axis=1).tolist() == [int(v) for v in mnist.y_test[:3]]
 
 
-@pytest.mark.parametrize("body", [{"instances": []}, {"instances": [[1, 2, 3]]}, {"signature": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"instances": []},
+        {"instances": [[1, 2, 3]]},
+        {"signature": 1},
+        {"instances": [[10**20] + [0] * 783]},
+        {"instances": [RAGGED_ROWS]},
+    ],
+)
 def test_tfserving_bad_requests(client, body):
     response = client.post("/v1/models/mnist:predict", json=body)
     assert response.status_code == 400 and "error" in response.json()
@@ -365,6 +394,21 @@ def test_busy_is_503(predictor, mnist):
     app.inflight = 1  # one request already in flight
     response = TestClient(app).post("/v2/models/mnist/infer", json=v2_body(mnist.x_test[:1]))
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
+
+
+def test_health_answers_while_the_work_limit_is_reached(predictor, mnist):
+    app = create_app(predictor, max_inflight=1)
+    app.inflight = 1  # busy: work gets 503, a liveness probe must not
+    client = TestClient(app)
+    assert client.post("/v2/models/mnist/infer", json=v2_body(mnist.x_test[:1])).status_code == 503
+    for path in ("/v2/health/live", "/v2/health/ready"):
+        assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_the_bearer_scheme_is_case_insensitive(secured, mnist, scheme):
+    response = secured.get("/v2/models/mnist", headers={"Authorization": f"{scheme} s3cret"})
+    assert response.status_code == 200
 
 
 def test_metrics(client, mnist):

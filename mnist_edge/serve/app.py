@@ -35,6 +35,8 @@ from mnist_edge.serve import protocol
 from mnist_edge.serve.metrics import CONTENT_TYPE, Metrics
 
 OPEN_PATHS = ("/v2/health/live", "/v2/health/ready", "/", "/favicon.ico")
+# Answered even when the work limit is reached: a liveness probe must not restart a busy server.
+HEALTH_PATHS = ("/v2/health/live", "/v2/health/ready")
 PAGE = Path(__file__).resolve().parent / "page.html"
 
 
@@ -59,7 +61,7 @@ class Guard:
         self.app = app
         self.routes, self.full_match = routes, Match.FULL
         self.metrics = metrics
-        self.token = f"Bearer {token}".encode() if token else None
+        self.token = token.encode() if token else None
         self.max_body = max_body
         self.max_inflight = max_inflight
         self.inflight = 0
@@ -93,6 +95,9 @@ class Guard:
         if problem is not None:
             await problem(scope, receive, send)
             return
+        if scope["path"] in HEALTH_PATHS:
+            await self.app(scope, receive, send)
+            return
         if self.inflight >= self.max_inflight:
             await error(503, "busy: too many requests in flight; retry shortly", {"Retry-After": "1"})(
                 scope, receive, send
@@ -108,11 +113,7 @@ class Guard:
 
     def _refusal(self, scope) -> Optional[Response]:
         headers = dict(scope.get("headers") or [])
-        if (
-            self.token
-            and scope["path"] not in OPEN_PATHS
-            and not hmac.compare_digest(headers.get(b"authorization", b""), self.token)
-        ):
+        if self.token and scope["path"] not in OPEN_PATHS and not self._authorized(headers):
             return error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
         length = headers.get(b"content-length")
         if length is not None:
@@ -122,6 +123,11 @@ class Guard:
             except ValueError:
                 return error(400, "bad Content-Length")
         return None
+
+    def _authorized(self, headers) -> bool:
+        """``Authorization: Bearer TOKEN``; the scheme is case-insensitive (RFC 7235)."""
+        scheme, _, credentials = headers.get(b"authorization", b"").partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
 
     def _limited(self, receive):
         seen = {"bytes": 0}

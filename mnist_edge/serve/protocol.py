@@ -46,16 +46,34 @@ def parse_json(body: bytes) -> dict:
     return document
 
 
-def _flatten(data, expected: int) -> list:
-    """Row-major values of flat or nested JSON arrays, checked against the count."""
+def _nested(data, dims: Tuple[int, ...]) -> Optional[list]:
+    """Row-major values when ``data`` nests exactly as ``dims`` (no ragged rows), else None."""
+    level = [data]
+    for size in dims:
+        if not all(isinstance(item, list) and len(item) == size for item in level):
+            return None
+        level = [v for item in level for v in item]
+    return None if any(isinstance(v, list) for v in level) else level
+
+
+def _flatten(data, shape: Tuple[int, ...]) -> list:
+    """Row-major values of a flat array, or of one nested exactly as the shape (or as [N, 784]).
+
+    Raises:
+        ProtocolError: 400 for anything else: a wrong count, ragged rows, mixed nesting.
+    """
     if not isinstance(data, list):
         raise ProtocolError(400, "data must be a JSON array")
-    flat = data
-    while flat and isinstance(flat[0], list):
-        flat = [v for row in flat for v in (row if isinstance(row, list) else [row])]
-    if len(flat) != expected:
-        raise ProtocolError(400, f"data holds {len(flat)} values; the shape needs {expected}")
-    return flat
+    expected = math.prod(shape)
+    if not any(isinstance(v, list) for v in data):
+        if len(data) != expected:
+            raise ProtocolError(400, f"data holds {len(data)} values; the shape needs {expected}")
+        return data
+    for dims in (shape, (shape[0], expected // shape[0])):
+        flat = _nested(data, dims)
+        if flat is not None:
+            return flat
+    raise ProtocolError(400, f"nested data does not have the shape {list(shape)} (ragged or mixed rows)")
 
 
 def to_pixels(values: list, datatype: str, shape: Tuple[int, ...]) -> np.ndarray:
@@ -65,14 +83,12 @@ def to_pixels(values: list, datatype: str, shape: Tuple[int, ...]) -> np.ndarray
         ProtocolError: 400 for wrong types, NaN, or values out of range.
     """
     if datatype == "UINT8":
-        if not all(type(v) is int for v in values):
+        # Range-checked in Python first: 10**20 would overflow numpy's int64 (a 500 once).
+        if not all(type(v) is int and 0 <= v <= 255 for v in values):
             raise ProtocolError(400, "UINT8 data must be integers 0..255")
-        arr = np.asarray(values, dtype=np.int64)
-        if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise ProtocolError(400, "UINT8 data must be integers 0..255")
-        return arr.astype(np.uint8).reshape(shape)
+        return np.asarray(values, dtype=np.uint8).reshape(shape)
     if datatype == "FP32":
-        if not all(type(v) in (int, float) for v in values):
+        if not all(type(v) is float or (type(v) is int and 0 <= v <= 1) for v in values):
             raise ProtocolError(400, "FP32 data must be numbers in [0, 1]")
         arr = np.asarray(values, dtype=np.float64)
         if not np.isfinite(arr).all():
@@ -81,6 +97,17 @@ def to_pixels(values: list, datatype: str, shape: Tuple[int, ...]) -> np.ndarray
             raise ProtocolError(400, "FP32 data must be in [0, 1] (divide pixels by 255, or send UINT8)")
         return arr.astype(np.float32).reshape(shape)
     raise ProtocolError(400, f"datatype {datatype!r} is not supported (use UINT8 or FP32)")
+
+
+def _is_text(value) -> bool:
+    """A string that can be encoded back (JSON allows lone surrogates such as \\udfff)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _image_batch_shape(shape) -> Tuple[int, ...]:
@@ -107,11 +134,11 @@ def parse_v2_infer(document: dict) -> Tuple[np.ndarray, Optional[str], Optional[
         raise ProtocolError(400, "inputs must be a list of one tensor")
     tensor = inputs[0]
     shape = _image_batch_shape(tensor.get("shape"))
-    values = _flatten(tensor.get("data"), math.prod(shape))
+    values = _flatten(tensor.get("data"), shape)
     pixels = to_pixels(values, tensor.get("datatype"), shape)
     request_id = document.get("id")
-    if request_id is not None and not isinstance(request_id, str):
-        raise ProtocolError(400, "id must be a string")
+    if request_id is not None and not _is_text(request_id):
+        raise ProtocolError(400, "id must be a string of valid Unicode (it is echoed back)")
     outputs = document.get("outputs")
     names = None
     if outputs is not None:
@@ -170,9 +197,9 @@ def parse_tfserving(document: dict) -> np.ndarray:
     if all(isinstance(i, dict) for i in instances):  # [{"image": ...}, ...]
         instances = [next(iter(i.values()), None) for i in instances]
     shape = (len(instances), 28, 28)
-    values = _flatten(instances, math.prod(shape))
+    values = _flatten(instances, shape)
     datatype = "UINT8" if all(type(v) is int for v in values) else "FP32"
-    if datatype == "UINT8" and values and max(values) <= 1 and min(values) >= 0:
+    if datatype == "UINT8" and values and all(0 <= v <= 1 for v in values):
         datatype = "FP32"  # all zeros and ones: read as values in [0, 1] either way
     return to_pixels(values, datatype, shape)
 
