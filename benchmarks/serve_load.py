@@ -45,7 +45,7 @@ def free_port() -> int:
 class Service:
     """`mnist-edge serve` in a child process, stopped with SIGTERM."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, extra=()):
         self.port = free_port()
         self.proc = subprocess.Popen(
             [
@@ -58,6 +58,7 @@ class Service:
                 str(self.port),
                 "--workers",
                 str(workers),
+                *extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

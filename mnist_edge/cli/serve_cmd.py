@@ -24,7 +24,7 @@ class ByteSize(click.ParamType):
             self.fail(f"{value!r} is not a size like 4MB, 512KB or 1000000", param, ctx)
         size = int(float(match.group(1)) * self.UNITS[match.group(2)])
         if size < 1024:
-            self.fail("the body limit must be at least 1KB", param, ctx)
+            self.fail("a size must be at least 1KB", param, ctx)
         return size
 
 
@@ -71,6 +71,29 @@ class ByteSize(click.ParamType):
     show_default=True,
     help="Requests handled at once per worker before answering 503.",
 )
+@click.option(
+    "--memory-budget",
+    type=ByteSize(),
+    default="128MB",
+    show_default=True,
+    help="Bytes the requests in flight may hold per worker (bodies, decoded images); "
+    "past it a request waits up to 5 s, then 503; one that could never fit gets 413.",
+)
+@click.option(
+    "--client-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client may take to send its request headers, and may pause while sending a "
+    "body; a slower or silent connection is closed.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(0, 3600),
+    default=15.0,
+    show_default=True,
+    help="On SIGTERM, seconds the requests in flight get to finish before they are dropped.",
+)
 @MIN_CONFIDENCE_OPTION
 @click.option(
     "--threads",
@@ -89,6 +112,9 @@ def command(
     token,
     max_body,
     max_inflight,
+    memory_budget,
+    client_timeout,
+    grace,
     min_confidence,
     threads,
     runtime_name,
@@ -101,13 +127,16 @@ def command(
     /v1/models/NAME:predict (TF-Serving instances), POST /predict (an image:
     the same answer as `mnist-edge predict --json`), GET /metrics
     (Prometheus), GET / (draw or photograph a digit). NAME is the model
-    file's stem, or `mnist`. SIGTERM finishes the requests in flight, then
-    exits 0.
+    file's stem, or `mnist`. SIGTERM finishes the requests in flight (for
+    --grace seconds), then exits 0. Limits: --max-body, --max-inflight,
+    --memory-budget per worker; --client-timeout for slow or silent clients;
+    request headers at most 16 KB and 64 fields (431).
     """
     from mnist_edge.errors import require_serve_extra
     from mnist_edge.runtime import default_model_path
 
     require_serve_extra()
+    from mnist_edge.serve.connection import ConnectionLimits
     from mnist_edge.serve.server import ServeConfig, serve
 
     model = model_path or str(default_model_path())
@@ -119,7 +148,9 @@ def command(
         min_confidence=min_confidence,
         threads=threads,
         runtime=runtime_name,
+        memory_budget=memory_budget,
     )
+    limits = ConnectionLimits(header_timeout=client_timeout, body_timeout=client_timeout)
     log = logger(quiet)
     where = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
 
@@ -143,4 +174,6 @@ def command(
         log_level="error" if quiet else "warning",
         untrusted=model_path is not None,
         announce=announce,
+        limits=limits,
+        grace_s=grace,
     )

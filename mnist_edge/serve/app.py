@@ -10,137 +10,42 @@ Routes (``{name}`` is the model file's stem; ``mnist`` always names the served m
   through the same front-end and threshold as ``predict`` (the same JSON);
 * ``GET /metrics``: Prometheus; ``GET /``: the drawing and camera page.
 
-The guard (:class:`Guard`, pure ASGI, so it costs microseconds) does, in
-order: the bearer token (every route but health and the static page), the
-body limit (413 from ``Content-Length`` before reading, or as soon as a
-streamed body passes it), the work limit (503 when more requests are in
-flight than the service takes), and the metrics.
+Around the routes, one middleware per concern (:mod:`.middleware`, pure
+ASGI, microseconds each): metrics, the bearer token, the body limit, the work
+limit and memory budget. Below them uvicorn's protocol carries the
+connection-level limits (:mod:`.connection`).
 """
 
 from __future__ import annotations
 
-import hmac
-import time
 from pathlib import Path
 from typing import Optional
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mnist_edge.serve import protocol
+from mnist_edge.preprocess.load import decode_cost
+from mnist_edge.serve import memory, protocol
+from mnist_edge.serve.memory import OverBudget
 from mnist_edge.serve.metrics import CONTENT_TYPE, Metrics
+from mnist_edge.serve.middleware import (
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    TokenMiddleware,
+    WorkLimitMiddleware,
+    WorkState,
+    closing_error,
+    error,
+)
+from mnist_edge.serve.multipart import image_part
 
-OPEN_PATHS = ("/v2/health/live", "/v2/health/ready", "/", "/favicon.ico")
-# Answered even when the work limit is reached: a liveness probe must not restart a busy server.
-HEALTH_PATHS = ("/v2/health/live", "/v2/health/ready")
 PAGE = Path(__file__).resolve().parent / "page.html"
-
-
-def error(status: int, message: str, headers: Optional[dict] = None) -> JSONResponse:
-    """The service's error body: ``{"error": "..."}`` with the status."""
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-class BodyTooLarge(HTTPException):
-    """A streamed body passed the limit (an HTTP 413 wherever it surfaces)."""
-
-    def __init__(self, limit: int):
-        super().__init__(413, f"request body over {limit} bytes")
-
-
-class Guard:
-    """Token, body limit, work limit and metrics around the app (pure ASGI)."""
-
-    def __init__(self, app, routes, metrics: Metrics, token: Optional[str], max_body: int, max_inflight: int):
-        from starlette.routing import Match
-
-        self.app = app
-        self.routes, self.full_match = routes, Match.FULL
-        self.metrics = metrics
-        self.token = token.encode() if token else None
-        self.max_body = max_body
-        self.max_inflight = max_inflight
-        self.inflight = 0
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500}
-
-        async def send_tracking(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self._guarded(scope, receive, send_tracking)
-        finally:
-            self.metrics.observe(self._template(scope), status["code"], time.perf_counter() - started)
-
-    def _template(self, scope) -> str:
-        """The matched route's path template: a bounded metrics label."""
-        for route in self.routes:
-            if route.matches(scope)[0] == self.full_match:
-                return route.path
-        return "other"
-
-    async def _guarded(self, scope, receive, send):
-        problem = self._refusal(scope)
-        if problem is not None:
-            await problem(scope, receive, send)
-            return
-        if scope["path"] in HEALTH_PATHS:
-            await self.app(scope, receive, send)
-            return
-        if self.inflight >= self.max_inflight:
-            await error(503, "busy: too many requests in flight; retry shortly", {"Retry-After": "1"})(
-                scope, receive, send
-            )
-            return
-        self.inflight += 1
-        try:
-            await self.app(scope, self._limited(receive), send)
-        except BodyTooLarge as exc:
-            await error(413, exc.detail)(scope, receive, send)
-        finally:
-            self.inflight -= 1
-
-    def _refusal(self, scope) -> Optional[Response]:
-        headers = dict(scope.get("headers") or [])
-        if self.token and scope["path"] not in OPEN_PATHS and not self._authorized(headers):
-            return error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-        length = headers.get(b"content-length")
-        if length is not None:
-            try:
-                if int(length) > self.max_body:
-                    return error(413, f"request body over {self.max_body} bytes")
-            except ValueError:
-                return error(400, "bad Content-Length")
-        return None
-
-    def _authorized(self, headers) -> bool:
-        """``Authorization: Bearer TOKEN``; the scheme is case-insensitive (RFC 7235)."""
-        scheme, _, credentials = headers.get(b"authorization", b"").partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
-
-    def _limited(self, receive):
-        seen = {"bytes": 0}
-
-        async def limited():
-            message = await receive()
-            if message["type"] == "http.request":
-                seen["bytes"] += len(message.get("body", b""))
-                if seen["bytes"] > self.max_body:
-                    raise BodyTooLarge(self.max_body)
-            return message
-
-        return limited
+DEFAULT_MEMORY_BUDGET = 128 << 20  # per worker; the shipped unit's MemoryMax is 512M for 2 workers
 
 
 class Service:
@@ -217,7 +122,12 @@ class Service:
             name, data = await _uploaded_image(request)
         except protocol.ProtocolError as exc:
             return error(exc.status, str(exc))
-        reading = await run_in_threadpool(self.reader.read_bytes, data, name)
+        cost = decode_cost(data)
+        try:
+            async with request.app.state.work.decoding.reserved(cost, "decoding this image"):
+                reading = await run_in_threadpool(self._read_and_give_back, data, name, cost)
+        except OverBudget as exc:
+            return error(exc.status, str(exc), {"Retry-After": "1"} if exc.status == 503 else None)
         if reading.error is not None:
             return error(415 if "not an image" in reading.error else 400, reading.error)
         self.metrics.answers.labels("digit" if reading.label is not None else "not_a_digit").inc()
@@ -227,6 +137,12 @@ class Service:
         if request.query_params.get("seen") == "1" and reading.seen is not None:
             document["seen_png"] = _png_base64(reading.seen)
         return JSONResponse(document)
+
+    def _read_and_give_back(self, data: bytes, name: str, cost: int):
+        try:
+            return self.reader.read_bytes(data, name)
+        finally:
+            memory.give_back(cost + len(data))
 
     async def metrics_text(self, request: Request):
         return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
@@ -263,14 +179,8 @@ async def _uploaded_image(request: Request):
     """(file name, bytes) of a multipart ``file`` or a raw ``image/*`` body."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        try:
-            form = await request.form(max_files=1, max_fields=4)
-        except Exception as exc:  # python-multipart's errors for a malformed body
-            raise protocol.ProtocolError(400, f"malformed multipart body ({str(exc)[:80]})") from None
-        upload = form.get("file")
-        if upload is None or not hasattr(upload, "read"):
-            raise protocol.ProtocolError(400, "multipart body has no 'file' part")
-        return upload.filename or "upload", await upload.read()
+        # In memory (the body is bounded by --max-body): Starlette's form() spools to $TMPDIR.
+        return image_part(content_type, await request.body())
     if content_type.startswith(("image/", "application/octet-stream")):
         return request.headers.get("x-file-name", "upload"), await request.body()
     raise protocol.ProtocolError(415, "send an image as multipart 'file' or a raw image/* body")
@@ -282,6 +192,7 @@ def create_app(
     token: Optional[str] = None,
     max_body: int = 4 << 20,
     max_inflight: int = 64,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ):
     """The ASGI application serving ``predictor``.
 
@@ -291,9 +202,10 @@ def create_app(
         token: the bearer token every route but health and the page requires.
         max_body: the largest request body, in bytes.
         max_inflight: requests handled at once before answering 503.
+        memory_budget: bytes the requests in flight may hold (bodies, decoded images).
 
     Returns:
-        The guarded application.
+        The Starlette application; ``app.state.work`` holds the work limit's figures.
     """
     from mnist_edge.reading import MAX_TOP_K, Reader
 
@@ -319,12 +231,38 @@ def create_app(
         Route("/predict", service.predict_image, methods=["POST"]),
         Route("/metrics", service.metrics_text),
     ]
+    work = WorkState.split(max_inflight, memory_budget, max_body)
     app = Starlette(
         routes=routes,
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics, routes=routes),
+            Middleware(TokenMiddleware, token=token),
+            Middleware(BodyLimitMiddleware, max_body=max_body),
+            Middleware(WorkLimitMiddleware, state=work, max_body=max_body),
+        ],
         exception_handlers={
             404: lambda request, exc: error(404, f"no such endpoint: {request.url.path}"),
             405: lambda request, exc: error(405, f"method {request.method} not allowed here"),
-            HTTPException: lambda request, exc: error(exc.status_code, str(exc.detail)),
+            HTTPException: _http_error,
+            Exception: _internal_error,
         },
     )
-    return Guard(app, routes, metrics, token, max_body, max_inflight)
+    app.state.work = work
+    return app
+
+
+def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    # A 413 mid-body: close the connection rather than read the rest of what is coming.
+    return (
+        closing_error(413, str(exc.detail))
+        if exc.status_code == 413
+        else error(exc.status_code, str(exc.detail))
+    )
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """The last line of "never a plain-text 500": a JSON error, the cause in the log."""
+    import logging
+
+    logging.getLogger("mnist_edge.serve").error("internal error on %s: %r", request.url.path, exc)
+    return error(500, "internal error")
