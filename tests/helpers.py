@@ -1,9 +1,12 @@
 """Small builders shared by several test modules."""
 
 import json
+import socket
 import struct
 import subprocess
 import sys
+import time
+import urllib.request
 import zlib
 
 import pytest
@@ -54,3 +57,55 @@ def fake_png_bytes(width: int, height: int, mode: str = "L") -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 100))
         + chunk(b"IEND", b"")
     )
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(*args):
+    """A real `mnist-edge serve` on a free loopback port: (process, url, port)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_edge", "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(url + "/v2/health/ready", timeout=1)
+            return proc, url, port
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("serve did not start: " + proc.stderr.read())
+
+
+def read_response(sock, timeout=10.0) -> bytes:
+    """One whole HTTP response (head and a Content-Length body); TCP may split it anywhere."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = sock.recv(4096)
+        if not part:
+            return data
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        part = sock.recv(4096)
+        if not part:
+            break
+        body += part
+    return head + b"\r\n\r\n" + body

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import modules_after, third_party
+from helpers import modules_after, read_response, start_serve, third_party
 from PIL import Image
 
 # No importorskip: the serve extra brings Starlette and the dev extra its test
@@ -429,35 +429,10 @@ def test_page_is_self_contained(client):
 # -- the real server ------------------------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(*args):
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_edge", "serve", "--port", str(port), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(url + "/v2/health/ready", timeout=1)
-            return proc, url, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("serve did not start: " + proc.stderr.read())
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path, workers):
-    proc, url, _ = start("--workers", workers)
+    proc, url, _ = start_serve("--workers", workers)
     big = np.kron(255 - mnist.x_test[0], np.ones((40, 40), np.uint8))  # a slow 1120x1120 photo
     Image.fromarray(big).save(tmp_path / "big.png")
     results = []
@@ -480,34 +455,8 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path, worke
 
 
 @pytest.mark.slow
-def read_response(sock, timeout=10.0) -> bytes:
-    """One whole HTTP response (head and a Content-Length body); TCP may split it anywhere."""
-    sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        part = sock.recv(4096)
-        if not part:
-            return data
-        data += part
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    while len(body) < length:
-        part = sock.recv(4096)
-        if not part:
-            break
-        body += part
-    return head + b"\r\n\r\n" + body
-
-
 def test_a_streamed_body_past_the_limit_is_cut_off(tmp_path):
-    proc, _, port = start("--max-body", "64KB")
+    proc, _, port = start_serve("--max-body", "64KB")
     try:
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(
@@ -583,3 +532,77 @@ def test_serves_missing_extra_message_agrees_in_number(monkeypatch, missing, ver
     )
     with pytest.raises(MissingExtraError, match=f"which {verb} not installed here"):
         require_serve_extra()
+
+
+def test_a_large_multipart_upload_is_read_in_memory_not_spooled_to_tmpdir(
+    predictor, mnist, tmp_path, monkeypatch
+):
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile reads TMPDIR again
+    photo = np.kron(255 - mnist.x_test[0], np.ones((60, 60), np.uint8))  # 1680x1680
+    noisy = (photo.astype(np.int16) + np.random.default_rng(0).integers(-20, 20, photo.shape)).clip(0, 255)
+    body = png_bytes(noisy.astype(np.uint8))
+    assert len(body) > 1 << 20  # Starlette's form() spools parts over 1 MB
+    client = TestClient(create_app(predictor, max_body=8 << 20))
+    response = client.post("/predict", files={"file": ("photo.png", body, "image/png")})
+    assert response.status_code == 200 and response.json()["label"] == "7", response.text
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "side,budget_mb,status",
+    [(3200, 128, 200), (3400, 128, 413), (1000, 32, 200)],
+    ids=["just under the pool", "over the pool", "small budget, small image"],
+)
+def test_an_image_is_decoded_only_within_the_memory_budget(predictor, side, budget_mb, status):
+    from PIL import Image
+
+    img = np.full((side, side, 4), 255, np.uint8)
+    img[side // 3 : side // 2, side // 2 : side // 2 + side // 20] = [0, 0, 0, 255]
+    buffer = io.BytesIO()
+    Image.fromarray(img, "RGBA").save(buffer, "PNG")
+    client = TestClient(create_app(predictor, memory_budget=budget_mb << 20))
+    response = client.post("/predict", content=buffer.getvalue(), headers={"Content-Type": "image/png"})
+    assert response.status_code == status, response.text
+    if status == 413:
+        assert "decoding this image needs" in response.json()["error"]
+
+
+def test_a_request_waits_for_room_in_the_budget_then_503():
+    import asyncio
+
+    from mnist_edge.serve.memory import MemoryBudget, OverBudget
+
+    async def scenario():
+        budget = MemoryBudget(100, wait_s=0.2)
+        await budget.acquire(80, "first")
+        waiter = asyncio.create_task(budget.acquire(40, "second"))
+        await asyncio.sleep(0.05)
+        await budget.release(80)  # room comes in time: the waiter gets it
+        await waiter
+        with pytest.raises(OverBudget) as late:
+            await budget.acquire(70, "third")  # 40 + 70 > 100, and nobody releases
+        with pytest.raises(OverBudget) as never:
+            await budget.acquire(101, "fourth")
+        return late.value.status, never.value.status, budget.used
+
+    assert asyncio.run(scenario()) == (503, 413, 40)
+
+
+@pytest.mark.slow
+def test_a_start_and_stop_with_two_workers_leaves_no_files(tmp_path):
+    env_tmp = tmp_path / "tmp"
+    env_tmp.mkdir()
+    import os
+
+    os.environ["TMPDIR"] = str(env_tmp)
+    try:
+        proc, url, _ = start_serve("--workers", "2")
+        assert urllib.request.urlopen(url + "/metrics", timeout=5).status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        del os.environ["TMPDIR"]
+    assert list(env_tmp.iterdir()) == []

@@ -139,6 +139,8 @@ def command(
     from mnist_edge.serve.connection import ConnectionLimits
     from mnist_edge.serve.server import ServeConfig, serve
 
+    if memory_budget < 4 * max_body:
+        raise click.UsageError("--memory-budget must be at least four times --max-body")
     model = model_path or str(default_model_path())
     config = ServeConfig(
         model=model,

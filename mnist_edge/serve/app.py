@@ -36,6 +36,7 @@ from mnist_edge.serve.metrics import CONTENT_TYPE, Metrics
 from mnist_edge.serve.middleware import (
     BodyLimitMiddleware,
     MetricsMiddleware,
+    ShutdownMiddleware,
     TokenMiddleware,
     WorkLimitMiddleware,
     WorkState,
@@ -235,6 +236,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(ShutdownMiddleware),
             Middleware(MetricsMiddleware, metrics=metrics, routes=routes),
             Middleware(TokenMiddleware, token=token),
             Middleware(BodyLimitMiddleware, max_body=max_body),

@@ -2,6 +2,8 @@
 
 Outermost first, as :func:`mnist_edge.serve.app.create_app` registers them:
 
+0. :class:`ShutdownMiddleware`: a request still running when the SIGTERM grace
+   (``--grace``) runs out gets a 503 JSON error, not a traceback in the log;
 1. :class:`MetricsMiddleware`: every request counted by route template and
    status, with its latency;
 2. :class:`TokenMiddleware`: ``Authorization: Bearer TOKEN`` on every route
@@ -18,6 +20,7 @@ Each reads headers through Starlette's ``Headers(scope=scope)``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
 import time
@@ -58,8 +61,9 @@ class WorkState:
     """The work limit's live figures (``app.state.work``), shared with the handlers.
 
     The memory budget is two pools, so that bodies waiting to be decoded can
-    never take all the room their decoding needs: ``bodies`` (a quarter, at
-    least two bodies of the largest size) and ``decoding`` (the rest).
+    never take all the room their decoding needs: ``bodies`` (a quarter, and
+    at least one body of the largest size) and ``decoding`` (the rest; the
+    CLI keeps the budget at least four largest bodies, so at least half).
     """
 
     max_inflight: int
@@ -70,8 +74,37 @@ class WorkState:
     @classmethod
     def split(cls, max_inflight: int, memory_budget: int, max_body: int) -> WorkState:
         """The pools for a total budget of ``memory_budget`` bytes."""
-        body_pool = max(memory_budget // 4, 2 * BODY_COPIES * max_body)
+        body_pool = max(memory_budget // 4, BODY_COPIES * max_body)
         return cls(max_inflight, MemoryBudget(body_pool), MemoryBudget(max(memory_budget - body_pool, 1)))
+
+
+class ShutdownMiddleware:
+    """A request cut off when the shutdown grace runs out: 503 to the client, nothing in the log.
+
+    uvicorn cancels what is still running after ``timeout_graceful_shutdown``
+    and says so in one line ("Cancel N running task(s)"); without this the
+    cancellation also logged a traceback per request.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        started = {"response": False}
+
+        async def send_tracking(message):
+            if message["type"] == "http.response.start":
+                started["response"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except asyncio.CancelledError:
+            if scope["type"] == "http" and not started["response"]:
+                try:
+                    await error(503, "the server is shutting down; retry")(scope, receive, send)
+                except Exception:  # the connection may be gone already
+                    pass
 
 
 class MetricsMiddleware:
