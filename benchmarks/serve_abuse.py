@@ -7,6 +7,7 @@ prints one table per run:
   answered (and how fast), how long until the server closed the sockets;
 - a 1 MB header and 10,000 headers: the status (431 expected);
 - pixels as huge integers, a lone-surrogate id, ragged rows: the status (400);
+- ten maximum-size v2 requests ([1024, 28, 28], 4 MB of JSON): RSS after;
 - 16 concurrent large images just under the memory budget, and 64 concurrent
   2 MB photo uploads: RSS peak, and RSS a while after (goal: under the
   shipped unit's MemoryMax=512M, back within 100 MB of the baseline);
@@ -191,6 +192,23 @@ def burst(svc, body: bytes, clients: int, rounds: int, settle: float):
     return figures, ok
 
 
+def probe_max_v2(svc, settle):
+    """Ten maximum-size v2 requests ([1024, 28, 28] as 4 MB of JSON), one after another."""
+    rng = np.random.default_rng(0)
+    tensor = {"name": "image", "shape": [1024, 28, 28], "datatype": "UINT8"}
+    tensor["data"] = rng.integers(0, 256, 1024 * 784).tolist()
+    body = json.dumps({"inputs": [tensor]}).encode()
+    baseline = svc.rss_mb()
+    statuses = [
+        status_of(svc.url + "/v2/models/mnist/infer", body, {"Content-Type": "application/json"}, 60)[0]
+        for _ in range(10)
+    ]
+    time.sleep(min(settle, 5))
+    after = svc.rss_mb()
+    figures = f"{len(body) >> 20} MB each, statuses {set(statuses)}; RSS {baseline:.0f} -> {after:.0f} MB"
+    return "10 maximum-size v2 requests", figures, set(statuses) == {200} and after - baseline <= 20
+
+
 def probe_big_images(svc, settle):
     # 3200x3200 RGBA: 91 MB to read (decode_cost), just under the default budget's 96 MB decoding pool.
     figures, ok = burst(svc, png_bytes(3200, 3200), 16, 1, settle)
@@ -255,6 +273,7 @@ def run(workers, settle, garbage):
     try:
         for probe in (probe_silent, probe_stalled, probe_headers, probe_bad_bodies, probe_tiff):
             rows.append(probe(svc))
+        rows.append(probe_max_v2(svc, settle))
         rows.append(probe_big_images(svc, settle))
         rows.append(probe_photos(svc, settle))
         rows.append(probe_garbage(svc, garbage))

@@ -46,6 +46,7 @@ from mnist_edge.serve.middleware import (
 from mnist_edge.serve.multipart import image_part
 
 PAGE = Path(__file__).resolve().parent / "page.html"
+SERVE_BATCH = 64  # images per interpreter call for a batch request: bounded tensor memory
 DEFAULT_MEMORY_BUDGET = 128 << 20  # per worker; the shipped unit's MemoryMax is 512M for 2 workers
 
 
@@ -96,7 +97,7 @@ class Service:
             pixels, request_id, names = protocol.parse_v2_infer(protocol.parse_json(await request.body()))
         except protocol.ProtocolError as exc:
             return error(exc.status, str(exc))
-        probs = self._probabilities(pixels)
+        probs = await self._probabilities(pixels)
         return JSONResponse(protocol.v2_response(self.name, probs, request_id, names))
 
     async def tfserving_predict(self, request: Request):
@@ -107,15 +108,17 @@ class Service:
             pixels = protocol.parse_tfserving(protocol.parse_json(await request.body()))
         except protocol.ProtocolError as exc:
             return error(exc.status, str(exc))
-        probs = self._probabilities(pixels)
+        probs = await self._probabilities(pixels)
         return JSONResponse({"predictions": [[round(float(p), 6) for p in row] for row in probs]})
 
-    def _probabilities(self, pixels):
+    async def _probabilities(self, pixels):
         import numpy as np
 
-        if len(pixels) == 1:  # the measured single-image fast path
+        if len(pixels) == 1:  # the measured single-image fast path, inline: ~40 µs
             return np.asarray([self.predictor.predict(pixels[0]).probabilities], dtype=np.float32)
-        return self.predictor.probabilities(pixels)
+        # A batch runs off the event loop (health stays answered), in fixed-size
+        # interpreter calls: tensors resized for a 1,024-image request stayed allocated.
+        return await run_in_threadpool(self.predictor.probabilities, pixels, SERVE_BATCH)
 
     async def predict_image(self, request: Request):
         try:
