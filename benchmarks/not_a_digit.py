@@ -7,7 +7,7 @@ model's calibrated threshold), saved as files first like a user's would be:
 * Fashion-MNIST test items (PNG, 28x28 as the dataset has them): goal >= 90 %;
 * letters rendered from the installed fonts (dark on light, varied):
   goal >= 70 %; fonts of the DejaVu Sans Mono family are never used in
-  training (``mnist_edge.outliers.HELD_OUT_FONTS``) and are reported apart;
+  training (``mnist_edge.synthesis.outliers.HELD_OUT_FONTS``) and are reported apart;
 * shapes and scribbles, and photos of empty paper (reported, no goal).
 
 Run: MNIST_EDGE_DATA=../shared/data/mnist python benchmarks/not_a_digit.py [--n 1000] [--model X.tflite]
@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_edge import data, outliers, reading, runtime
+from mnist_edge import data, runtime
+from mnist_edge.runtime import reading
+from mnist_edge.synthesis import outliers
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 

@@ -67,8 +67,9 @@ def main():
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
 
-    from mnist_edge import data, export, runtime, train
-    from mnist_edge._tf import import_tf
+    from mnist_edge import data, export, runtime
+    from mnist_edge.training import train
+    from mnist_edge.training._tf import import_tf
 
     tf = import_tf()
     import keras

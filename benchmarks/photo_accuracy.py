@@ -6,7 +6,7 @@ its "not a digit" threshold), side by side with the model on the original
 arrays:
 
 * MNIST PNGs exactly as stored: must score exactly as the arrays;
-* photo-like JPEGs (`mnist_edge.synth`): dark ink on squared paper, large and
+* photo-like JPEGs (`mnist_edge.synthesis.synth`): dark ink on squared paper, large and
   off-centre, uneven light and a shadow, noise, JPEG quality 40-85. "Not a
   digit" counts as a miss. Goal >= 95 %;
 * photos of empty paper (some with a grid, some with a shadow's edge): each
@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_edge import data, reading, runtime, synth
+from mnist_edge import data, runtime
+from mnist_edge.runtime import reading
+from mnist_edge.synthesis import synth
 
 
 def main():

@@ -1,6 +1,6 @@
 """The front-end against plain MNIST normalisation, with the same model, on every rendering.
 
-For each rendering in :mod:`mnist_edge.renderings` (size-normalised scans
+For each rendering in :mod:`mnist_edge.synthesis.renderings` (size-normalised scans
 that the digit fills, with a margin, inverted; very low-resolution scans
 enlarged; thin pens, fat markers, broken and dotted strokes; low contrast,
 blur, JPEG; photos of squared paper), MNIST *test* digits are drawn that
@@ -26,8 +26,10 @@ import time
 
 import numpy as np
 
-from mnist_edge import abstain, data, reading, renderings, runtime
+from mnist_edge import data, runtime
 from mnist_edge.preprocess import NoDigitError, plain, to_mnist_candidates
+from mnist_edge.runtime import abstain, reading
+from mnist_edge.synthesis import renderings
 
 
 def score(predictor, threshold, image, normalise, label):

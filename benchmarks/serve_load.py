@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_edge import data, synth
+from mnist_edge import data
+from mnist_edge.synthesis import synth
 
 
 def free_port() -> int:
@@ -169,7 +170,8 @@ def post_photos(port: int, photos, concurrency: int):
 
 
 def _read_files(paths):
-    from mnist_edge import reading, runtime
+    from mnist_edge import runtime
+    from mnist_edge.runtime import reading
 
     reader = reading.Reader(runtime.Predictor(runtime.default_model_path(), num_threads=1))
     return [reader.read_file(p).label for p in paths]

@@ -14,7 +14,7 @@ $ME train --out models
 $ME eval --model models/mnist_mlp.keras --plots out/plots
 $ME export --model models/mnist_mlp.keras --quantize all --out models
 $ME bench --keras models/mnist_mlp.keras --threads 1,2 --report out/bench
-.venv/bin/python -m mnist_edge.synth out/photos --count 8
+.venv/bin/python -m mnist_edge.synthesis.synth out/photos --count 8
 $ME predict --top-k 2 out/photos --debug-dir out/seen
 $ME predict --model models/mnist_mlp_int8.tflite --top-k 2 out/photos
 $ME eval --images out/photos

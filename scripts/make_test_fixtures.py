@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mnist_edge import data, export, train  # noqa: E402
-from mnist_edge._tf import import_tf  # noqa: E402
+from mnist_edge import data, export  # noqa: E402
+from mnist_edge.training import train  # noqa: E402
+from mnist_edge.training._tf import import_tf  # noqa: E402
 
 
 def main():

@@ -96,7 +96,8 @@ import sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from mnist_edge import data, synth
+from mnist_edge import data
+from mnist_edge.synthesis import synth
 out, n_mnist, n_photos = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 out.mkdir(parents=True)
 d = data.load()

@@ -46,7 +46,7 @@ def full_model(tmp_path_factory, mnist):
     from helpers import require_extra  # here, after pytest has loaded the skipguard plugin
 
     require_extra("tensorflow", "train")
-    from mnist_edge import train
+    from mnist_edge.training import train
 
     out = tmp_path_factory.mktemp("full_model")
     meta = train.train(mnist, out, seed=0)
@@ -59,7 +59,7 @@ def small_model(tmp_path_factory, mnist):
     from helpers import require_extra
 
     require_extra("tensorflow", "train")
-    from mnist_edge import train
+    from mnist_edge.training import train
 
     out = tmp_path_factory.mktemp("small_model")
     meta = train.train(mnist, out, epochs=1, seed=0, train_limit=3000)

@@ -185,8 +185,11 @@ def test_bench_bad_files_still_benchmarks_the_rest(runner, tmp_path, small_model
     result = runner.invoke(main, args)
     assert result.exit_code == 4, result.output
     assert "Traceback" not in result.output
-    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    # Each failure is said once, as its row of the table; the closing error names all three.
+    errors = [line for line in result.stdout.splitlines() if "  error: " in line]
     assert len(errors) == 3
+    closing = result.stderr.strip().splitlines()[-1]
+    assert closing.startswith("Error: 3 of 4 models could not be benchmarked: missing.tflite, ")
     assert "model file not found" in errors[0]
     assert "corrupt or truncated TFLite model" in errors[1]
     assert "not a 28x28 image" in errors[2]

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_edge import reference, runtime
+from mnist_edge import runtime
 from mnist_edge.cli import main
+from mnist_edge.runtime import reference
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 INT8 = FIXTURES / "mnist_mlp_int8_uint8io.tflite"

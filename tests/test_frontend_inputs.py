@@ -1,6 +1,6 @@
 """Every kind of input the front-end must read, with the shipped model (no TensorFlow).
 
-MNIST test digits drawn each way (mnist_edge.renderings), read as `predict`
+MNIST test digits drawn each way (mnist_edge.synthesis.renderings), read as `predict`
 does (front-end, model, "not a digit" threshold); each kind must be read
 right at least as often as its floor. The acceptance sets are other people's
 handwriting; these floors guard against regressions, on the whole range of
@@ -10,8 +10,10 @@ inputs, without tuning to any one of them.
 import numpy as np
 import pytest
 
-from mnist_edge import reading, renderings, runtime
+from mnist_edge import runtime
 from mnist_edge.preprocess import frontend
+from mnist_edge.runtime import reading
+from mnist_edge.synthesis import renderings
 
 N = 40
 
@@ -99,7 +101,7 @@ def test_strokes_apart_are_kept_together(reader):
 
 @pytest.mark.parametrize("kind", ["letter", "shape", "scribble"])
 def test_not_a_digit_is_said(reader, kind):
-    from mnist_edge import outliers
+    from mnist_edge.synthesis import outliers
 
     rng = np.random.default_rng(8)
     fonts = outliers.find_fonts()

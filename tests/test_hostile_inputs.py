@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_edge import reading, runtime
+from mnist_edge import runtime
 from mnist_edge.errors import ImageError
-from mnist_edge.runtime import flatbuf
+from mnist_edge.runtime import flatbuf, reading
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEFAULT = runtime.default_model_path()

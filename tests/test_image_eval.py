@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_edge import image_eval, reading, runtime
+from mnist_edge import runtime
 from mnist_edge.cli import main
 from mnist_edge.errors import DataError
+from mnist_edge.evaluation import image_eval
+from mnist_edge.runtime import reading
 
 N = 40
 

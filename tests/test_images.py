@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_edge import runtime, synth
+from mnist_edge import runtime
+from mnist_edge.synthesis import synth
 
 
 @pytest.fixture(scope="module")

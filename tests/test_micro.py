@@ -8,7 +8,7 @@ from helpers import require_extra
 
 require_extra("tflite_micro", "micro")
 
-from mnist_edge import micro
+from mnist_edge.export import micro
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CNN = FIXTURES / "mnist_cnn_int8.tflite"

@@ -204,7 +204,7 @@ def test_photos_of_empty_paper_with_a_soft_shadow_have_no_digit():
 
     from PIL import Image
 
-    from mnist_edge import synth
+    from mnist_edge.synthesis import synth
 
     rng = np.random.default_rng(11)  # this seed's pages 13 and 33 have such an edge
     found = []

@@ -25,8 +25,9 @@ from PIL import Image
 # client's httpx2; a missing one is a missing install step and must fail.
 from starlette.testclient import TestClient
 
-from mnist_edge import reading, runtime
+from mnist_edge import runtime
 from mnist_edge.cli import main
+from mnist_edge.runtime import reading
 from mnist_edge.serve.app import create_app
 
 DEFAULT = runtime.default_model_path()

@@ -10,8 +10,9 @@ from helpers import require_extra
 
 require_extra("tensorflow", "train")
 
-from mnist_edge import fsutil, train
+from mnist_edge import fsutil
 from mnist_edge.cli import main
+from mnist_edge.training import train
 
 
 def _weights(path):

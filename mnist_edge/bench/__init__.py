@@ -43,8 +43,8 @@ def default_models(model_paths: Sequence, keras_path: Optional[Path]) -> list:
 
 def _keras_side(keras_path, dataset, runs, warmup, log):
     from mnist_edge import data as data_mod
-    from mnist_edge import keras_model
     from mnist_edge.bench.keras_ref import bench_keras
+    from mnist_edge.training import keras_model
 
     model = keras_model.load_keras_model(keras_path)
     log(f"keras: {keras_path}")

@@ -8,8 +8,8 @@ from typing import List, Tuple
 
 import numpy as np
 
-from mnist_edge import parity
 from mnist_edge.bench import timing
+from mnist_edge.evaluation import parity
 
 
 def bench_keras(

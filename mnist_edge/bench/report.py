@@ -223,7 +223,7 @@ def write_report(
         import matplotlib.pyplot as plt
     except ImportError:  # a device without matplotlib: the tables still say everything
         return [fsutil.write_bytes_atomic(out_dir / "report.md", _text_report(result).encode())]
-    from mnist_edge.reporting import save_figure
+    from mnist_edge.evaluation.reporting import save_figure
 
     written = [
         save_figure(_latency_figure(plt, latency_samples), out_dir / "latency.png"),

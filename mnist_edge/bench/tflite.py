@@ -20,10 +20,10 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from mnist_edge import parity
 from mnist_edge.bench import timing
 from mnist_edge.bench.environment import measure_process
 from mnist_edge.errors import RuntimeModelError
+from mnist_edge.evaluation import parity
 
 
 def infer_format(predictor) -> Dict[str, str]:

@@ -63,7 +63,7 @@ def command(model_path, images_dir, min_confidence, data_dir, test_images, plots
             raise click.UsageError("--test-images is for the MNIST test set, not --images")
         _images(model_path, images_dir, min_confidence, report_dir, as_json)
         return
-    from mnist_edge import evaluate
+    from mnist_edge.evaluation import evaluate
 
     model_path = model_path or evaluate.default_eval_model()
     if model_path.endswith(".tflite"):
@@ -94,7 +94,7 @@ def command(model_path, images_dir, min_confidence, data_dir, test_images, plots
 
 
 def _images(model_path, images_dir, min_confidence, report_dir, as_json):
-    from mnist_edge import image_eval
+    from mnist_edge.evaluation import image_eval
 
     if model_path and not model_path.endswith(".tflite"):
         raise click.UsageError("--images evaluates a .tflite model (what the device runs)")

@@ -110,8 +110,8 @@ def command(
     require_tensorflow("mnist-edge export")
     from mnist_edge import data as data_mod
     from mnist_edge import export as export_mod
-    from mnist_edge import keras_model
     from mnist_edge.fsutil import ensure_writable_dir
+    from mnist_edge.training import keras_model
 
     formats = (
         list(export_mod.QUANTIZATIONS)

@@ -13,7 +13,7 @@ from mnist_edge.cli.common import (
     logger,
     out,
 )
-from mnist_edge.reading import DEFAULT_TOP_K, MAX_TOP_K
+from mnist_edge.runtime.reading import DEFAULT_TOP_K, MAX_TOP_K
 
 
 @click.command(name="predict")
@@ -67,9 +67,10 @@ def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, de
     cannot be read get one line each on stderr; the others are still read;
     the exit code is 4 if any input failed.
     """
-    from mnist_edge import reading, runtime
+    from mnist_edge import runtime
     from mnist_edge.errors import PartialFailure
     from mnist_edge.fsutil import ensure_writable_dir
+    from mnist_edge.runtime import reading
 
     log = logger(quiet)
     predictor = runtime.Predictor(

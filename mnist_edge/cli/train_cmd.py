@@ -101,8 +101,8 @@ def command(
 
     require_tensorflow("mnist-edge train")
     from mnist_edge import data as data_mod
-    from mnist_edge import train as train_mod
     from mnist_edge.fsutil import ensure_writable_dir
+    from mnist_edge.training import train as train_mod
 
     log = logger(quiet)
     ensure_writable_dir(out_dir)  # fail before minutes of work, not after

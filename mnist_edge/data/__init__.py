@@ -63,7 +63,7 @@ def load_path(path: os.PathLike) -> Dataset:
 
 
 def _keras_download() -> Dataset:
-    from mnist_edge._tf import import_tf  # heavy; only for this last resort
+    from mnist_edge.training._tf import import_tf  # heavy; only for this last resort
 
     import_tf()
     import contextlib

@@ -7,14 +7,14 @@ As in Optimum's exporters, an export is a composition of separate steps:
    calibrated on training images preprocessed exactly as at inference);
 2. :func:`validate_model_outputs`: run the bytes on the full test set
    through the same :class:`~mnist_edge.runtime.Predictor` a device uses,
-   compare with Keras (:mod:`mnist_edge.parity`), and return the typed
+   compare with Keras (:mod:`mnist_edge.evaluation.parity`), and return the typed
    :class:`GateFailure` list of the parity gate;
 3. :func:`write_artifacts` (:mod:`.artifacts`): the ``.tflite``, its sidecar
    and, on request, the C array; the files appear under their final names
    only when the gate passed (or ``keep_failed``).
 
 :func:`export` composes them for every format and writes one reference
-record of the Keras model (:mod:`mnist_edge.reference`) for device-side parity.
+record of the Keras model (:mod:`mnist_edge.runtime.reference`) for device-side parity.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from typing import Callable, List, Optional, Sequence
 import numpy as np
 
 from mnist_edge import data as data_mod
-from mnist_edge import fsutil, parity, reference
+from mnist_edge import fsutil
+from mnist_edge.evaluation import parity
 from mnist_edge.export.artifacts import build_sidecar
 from mnist_edge.export.convert import (
     FORMAT_NAMES,
@@ -39,7 +40,8 @@ from mnist_edge.export.convert import (
     make_converter,
     representative_images,
 )
-from mnist_edge.micro import write_c_array
+from mnist_edge.export.micro import write_c_array
+from mnist_edge.runtime import reference
 from mnist_edge.runtime.sidecar import sidecar_path
 
 DEFAULT_GATE = {"max_drop_pp": 0.5, "min_agreement": 0.99}
@@ -113,7 +115,7 @@ def validate_model_outputs(
     """Step 2: parity with Keras on the whole test set, and the gate's verdict.
 
     Returns:
-        ``(stats, failures)``: the :func:`mnist_edge.parity.compare` figures
+        ``(stats, failures)``: the :func:`mnist_edge.evaluation.parity.compare` figures
         (with ``keras_accuracy`` and ``predict_seconds``) and the gate failures.
     """
     started = time.perf_counter()
@@ -182,7 +184,7 @@ def _write_reference(ctx: _Context, stage: Path, source_sha: str) -> dict:
 
 def _micro(final: Path, ctx: _Context, predictor, log):
     """The TFLM check of a written int8 model, and its ``NAME.micro.json``."""
-    from mnist_edge import micro
+    from mnist_edge.export import micro
 
     log(f"{final.name}: checking with TensorFlow Lite Micro on {len(ctx.dataset.x_test)} images")
     result = micro.check(final, ctx.dataset.x_test, predictor.probabilities(ctx.dataset.x_test).argmax(1))
@@ -308,7 +310,7 @@ def export(
         debug: also write the int8 per-layer error report.
         c_array: also write the int8 model as a C source/header pair.
         micro: also check the int8 model with TensorFlow Lite Micro and
-            write its C array and ``NAME.micro.json`` (:mod:`mnist_edge.micro`).
+            write its C array and ``NAME.micro.json`` (:mod:`mnist_edge.export.micro`).
         calibration_images: override the representative data (float32 as
             fed to the model); for experiments and tests.
         log: progress lines.
@@ -320,8 +322,9 @@ def export(
         ModelError: bad model file.
         OutputError: unwritable output folder.
     """
-    from mnist_edge import evaluate, keras_model
-    from mnist_edge.train import load_metadata
+    from mnist_edge.evaluation import evaluate
+    from mnist_edge.training import keras_model
+    from mnist_edge.training.train import load_metadata
 
     started = time.perf_counter()
     out_dir = fsutil.ensure_writable_dir(out_dir)

@@ -6,8 +6,8 @@ import hashlib
 import time
 from typing import Optional
 
+from mnist_edge.evaluation.reporting import library_versions
 from mnist_edge.export.convert import FORMAT_NAMES
-from mnist_edge.reporting import library_versions
 from mnist_edge.runtime.sidecar import METADATA_FORMAT
 
 

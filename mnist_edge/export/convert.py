@@ -42,7 +42,7 @@ def frozen_forward(model):
     Returns:
         A concrete function with all variables folded into constants.
     """
-    from mnist_edge._tf import import_tf
+    from mnist_edge.training._tf import import_tf
 
     tf = import_tf()
     import keras
@@ -103,7 +103,7 @@ def make_converter(
     Returns:
         The configured converter.
     """
-    from mnist_edge._tf import import_tf
+    from mnist_edge.training._tf import import_tf
 
     tf = import_tf()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])

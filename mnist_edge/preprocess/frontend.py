@@ -103,7 +103,7 @@ def to_mnist_candidates(gray: np.ndarray) -> List[np.ndarray]:
     The polarity is in doubt when the evidence for it was weak, or when the
     ink it implies covers much of the image (a fat digit cropped tightly, at
     very low resolution, looks much the same either way round). The caller
-    (:class:`mnist_edge.reading.Reader`) then keeps the second reading only
+    (:class:`mnist_edge.runtime.reading.Reader`) then keeps the second reading only
     when the model is clearly surer of it.
 
     Args:

@@ -159,7 +159,7 @@ class Service:
 
 def _top_k(value) -> int:
     """``?top_k=N`` (1-10); absent, the same default as ``mnist-edge predict``."""
-    from mnist_edge.reading import DEFAULT_TOP_K, MAX_TOP_K
+    from mnist_edge.runtime.reading import DEFAULT_TOP_K, MAX_TOP_K
 
     if value is None:
         return DEFAULT_TOP_K
@@ -211,7 +211,7 @@ def create_app(
     Returns:
         The Starlette application; ``app.state.work`` holds the work limit's figures.
     """
-    from mnist_edge.reading import MAX_TOP_K, Reader
+    from mnist_edge.runtime.reading import MAX_TOP_K, Reader
 
     reader = Reader(predictor, min_confidence, top_k=MAX_TOP_K)  # each request trims to its ?top_k=
     metrics = Metrics(

@@ -2,13 +2,13 @@
 
 A model reads what the front-end makes of an image, not the image. So each
 augmented training digit is drawn the way a source might hand it over (a
-random :mod:`mnist_edge.renderings` rendering of a slightly rotated, sheared
+random :mod:`mnist_edge.synthesis.renderings` rendering of a slightly rotated, sheared
 or stretched MNIST digit: a tight or enlarged scan, a very low-resolution
 scan, a thin pen or fat marker, broken or dotted strokes, blur, JPEG, low
 contrast, a photo of squared paper) and then passed through
 :func:`mnist_edge.preprocess.to_mnist`, exactly as ``predict`` would.
 
-The same is done for things that are not digits (:mod:`mnist_edge.outliers`:
+The same is done for things that are not digits (:mod:`mnist_edge.synthesis.outliers`:
 letters, shapes, scribbles, empty pages, garments), which teach the model
 to spread its probability when it sees no digit ("outlier exposure").
 
@@ -28,9 +28,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mnist_edge import renderings
 from mnist_edge.errors import ImageError
 from mnist_edge.preprocess import boxfit, to_mnist
+from mnist_edge.synthesis import renderings
 
 CHUNK = 500  # items per task: a seed each, so results do not depend on the worker count
 CACHE_ENV = "MNIST_EDGE_CACHE"
@@ -301,7 +301,7 @@ def augmented_digits(
 
 
 def _outlier_chunk(args):
-    from mnist_edge import outliers
+    from mnist_edge.synthesis import outliers
 
     kind, count, seed, fonts, items = args
     rng = np.random.default_rng(seed)

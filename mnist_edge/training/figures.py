@@ -8,7 +8,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mnist_edge import fsutil, reporting
+from mnist_edge import fsutil
+from mnist_edge.evaluation import reporting
 
 
 def _train_grid(plt, x_train, y_train, names):

@@ -87,7 +87,7 @@ def build_model(arch: str = "mlp"):
     """
     if arch not in _BODIES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    from mnist_edge._tf import import_tf
+    from mnist_edge.training._tf import import_tf
 
     import_tf()
     import keras

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_edge import parity
+from mnist_edge.evaluation import parity
 
 FASHION_NAMES = [
     "T-shirt",
@@ -63,9 +63,9 @@ def default_eval_model() -> str:
     when TensorFlow is there to run it, else the shipped ``.tflite`` (on a device)."""
     import importlib.util
 
-    from mnist_edge import keras_model
     from mnist_edge.errors import ModelError
     from mnist_edge.runtime import default_model_path
+    from mnist_edge.training import keras_model
 
     if importlib.util.find_spec("tensorflow") is not None:
         try:
@@ -118,8 +118,8 @@ def evaluate_keras(model_path=None, data_dir=None, plots_dir=None, note=lambda _
 
     require_tensorflow("mnist-edge eval with a .keras model")
     from mnist_edge import data as data_mod
-    from mnist_edge import keras_model
-    from mnist_edge.train import load_metadata
+    from mnist_edge.training import keras_model
+    from mnist_edge.training.train import load_metadata
 
     path = model_path or keras_model.default_model_path()
     model = keras_model.load_keras_model(path)
@@ -131,7 +131,7 @@ def evaluate_keras(model_path=None, data_dir=None, plots_dir=None, note=lambda _
         meta = load_metadata(path) or {}
         p2000 = keras_probabilities(model, data_mod.normalize(dataset.x_train[2000:2001]))[0]
         names = FASHION_NAMES if dataset.name == "fashion-mnist" else None
-        from mnist_edge.figures import write_plots
+        from mnist_edge.training.figures import write_plots
 
         written = write_plots(
             plots_dir,

@@ -25,7 +25,7 @@ import numpy as np
 
 from mnist_edge.errors import DataError
 from mnist_edge.preprocess.load import IMAGE_SUFFIXES
-from mnist_edge.reading import Reader, Reading
+from mnist_edge.runtime.reading import Reader, Reading
 
 NOT_A_DIGIT = "not a digit"
 

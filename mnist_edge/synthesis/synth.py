@@ -5,7 +5,7 @@ paper, drawn large and off-centre, under uneven light with a soft shadow,
 with sensor noise and JPEG compression. Deterministic for a given seed.
 
 Used by the tests and ``benchmarks/photo_accuracy.py``; also handy to make a
-folder of test photos: ``python -m mnist_edge.synth OUT_DIR --count 50``.
+folder of test photos: ``python -m mnist_edge.synthesis.synth OUT_DIR --count 50``.
 """
 
 from __future__ import annotations

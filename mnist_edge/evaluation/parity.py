@@ -60,7 +60,7 @@ def against_keras(probs: np.ndarray, predictor, dataset, keras_probs: Optional[n
     reference record its sidecar names. Both compare with probabilities at
     float16 (what the record keeps), so they give identical figures.
     """
-    from mnist_edge import reference
+    from mnist_edge.runtime import reference
 
     labels = dataset.y_test
     if keras_probs is not None:

@@ -23,9 +23,9 @@ from typing import Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
-from mnist_edge import abstain
 from mnist_edge.errors import ImageError, NoDigitError, OutputError
 from mnist_edge.preprocess import iter_image_paths, load_gray, pil_to_gray, to_mnist_candidates
+from mnist_edge.runtime import abstain
 
 DEBUG_SUFFIX = ".seen.png"
 SWITCH_MARGIN = 0.2  # the other polarity's reading must be this much more confident

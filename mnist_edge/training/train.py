@@ -13,10 +13,10 @@ because it removes overhead, not work:
 * for the MLP, one intra-op thread: a 32x784 matmul is too small to split.
 
 For real-world inputs, ``augment_copies`` adds digits drawn the ways users'
-images arrive and passed through the real front-end (:mod:`mnist_edge.augment`),
+images arrive and passed through the real front-end (:mod:`mnist_edge.synthesis.augment`),
 and ``outliers`` adds non-digits taught to give a flat distribution (outlier
 exposure); the "not a digit" threshold is then calibrated on a held-out
-split (:mod:`mnist_edge.abstain`). Both runs use a cosine learning-rate decay.
+split (:mod:`mnist_edge.runtime.abstain`). Both runs use a cosine learning-rate decay.
 
 TensorFlow is imported inside the functions, never at module import.
 """
@@ -31,10 +31,12 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from mnist_edge import data as data_mod
-from mnist_edge import fsutil, reporting, trainset
-from mnist_edge.models import ARCHS, DROPOUT, build_model  # noqa: F401 (re-exported)
+from mnist_edge import fsutil
+from mnist_edge.evaluation import reporting
 from mnist_edge.runtime.sidecar import sidecar_path
-from mnist_edge.trainset import TrainOptions
+from mnist_edge.training import trainset
+from mnist_edge.training.models import ARCHS, DROPOUT, build_model  # noqa: F401 (re-exported)
+from mnist_edge.training.trainset import TrainOptions
 
 DEFAULTS = {
     "epochs": 5,
@@ -146,7 +148,7 @@ def _fit(model, tf, keras, x, y, options: TrainOptions, log):
 
 
 def _test_metrics(model, dataset) -> Dict[str, float]:
-    from mnist_edge.evaluate import keras_probabilities, metrics
+    from mnist_edge.evaluation.evaluate import keras_probabilities, metrics
 
     probs = keras_probabilities(model, data_mod.normalize(dataset.x_test))
     result = metrics(probs, dataset.y_test)
@@ -230,7 +232,7 @@ def train(
             augmentation; the same seed on the same machine gives the same weights.
         train_limit: train on a class-balanced subset of this size.
         log: receives progress lines.
-        augment_copies: augmented copies of each digit (see :mod:`mnist_edge.augment`).
+        augment_copies: augmented copies of each digit (see :mod:`mnist_edge.synthesis.augment`).
         outliers: non-digit images for outlier exposure; also calibrates
             the "not a digit" threshold on a held-out split.
         outlier_data: a Fashion-MNIST folder, for garments among the outliers.
@@ -245,7 +247,7 @@ def train(
         arch, epochs, batch_size, seed, train_limit, augment_copies, outliers, outlier_data
     )
     out_dir = fsutil.ensure_writable_dir(out_dir)
-    tf = __import__("mnist_edge._tf", fromlist=["import_tf"]).import_tf()
+    tf = __import__("mnist_edge.training._tf", fromlist=["import_tf"]).import_tf()
     import keras
 
     threads = _configure_threads(arch)

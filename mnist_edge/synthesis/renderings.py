@@ -5,7 +5,7 @@ image as some source would hand it over: a size-normalised scan that the
 digit fills, the same with a margin or inverted, a very low-resolution scan
 enlarged again, a thin pen or a fat marker on paper, a broken or dotted
 stroke, a low-contrast or blurred or JPEG-compressed copy, a photo of
-squared paper (:mod:`mnist_edge.synth`), a 4000x3000 page. They are
+squared paper (:mod:`mnist_edge.synthesis.synth`), a 4000x3000 page. They are
 deterministic for a given ``numpy.random.Generator``.
 
 numpy and Pillow only. Used by ``benchmarks/real_world.py`` (accuracy per
@@ -233,10 +233,10 @@ def jpeg_small(digit, rng):
 
 
 def photo(digit, rng):
-    """A phone-photo-like picture of squared paper (see :mod:`mnist_edge.synth`)."""
+    """A phone-photo-like picture of squared paper (see :mod:`mnist_edge.synthesis.synth`)."""
     from PIL import Image
 
-    from mnist_edge import synth
+    from mnist_edge.synthesis import synth
 
     data = synth.render_photo(digit, rng)
     return np.asarray(Image.open(io.BytesIO(data)).convert("L"))

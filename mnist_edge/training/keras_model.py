@@ -58,7 +58,7 @@ def load_keras_model(path: os.PathLike):
         raise ModelError(f"{path}: model file not found")
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path}: not a Keras model (.keras files are zip archives)")
-    from mnist_edge._tf import import_tf
+    from mnist_edge.training._tf import import_tf
 
     import_tf()
     import keras

@@ -196,7 +196,7 @@ def empty_page(rng: np.random.Generator) -> np.ndarray:
     """A photo of empty paper, squared or plain, under uneven light."""
     from PIL import Image
 
-    from mnist_edge import synth
+    from mnist_edge.synthesis import synth
 
     data = synth.render_blank(rng, grid=bool(rng.random() < 0.5))
     return np.asarray(Image.open(io.BytesIO(data)).convert("L"))

@@ -24,7 +24,7 @@ class TrainOptions:
     """What to train and how.
 
     Attributes:
-        arch: one of :data:`mnist_edge.models.ARCHS`.
+        arch: one of :data:`mnist_edge.training.models.ARCHS`.
         epochs: passes over the training set.
         batch_size: examples per optimiser step.
         seed: seeds everything; same seed, same machine: same weights.
@@ -83,7 +83,7 @@ def _digest(array: np.ndarray) -> str:
 
 def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions, log: Callable[[str], None]) -> TrainingSet:
     """Clean digits, augmented digits and outliers, with their targets and weights."""
-    from mnist_edge import augment, outliers
+    from mnist_edge.synthesis import augment, outliers
 
     parts_x, parts_y = [x], [y]
     if options.augment_copies:
@@ -135,8 +135,9 @@ def calibrate_abstention(model, held_out, options: TrainOptions, log) -> Optiona
     """The "not a digit" threshold from held-out digits, with rates on held-out non-digits."""
     if held_out is None:
         return None
-    from mnist_edge import abstain, augment, outliers
-    from mnist_edge.evaluate import keras_probabilities
+    from mnist_edge.evaluation.evaluate import keras_probabilities
+    from mnist_edge.runtime import abstain
+    from mnist_edge.synthesis import augment, outliers
 
     hx, hy = held_out
     ax, _ = augment.augmented_digits(hx, hy, 1, options.seed + 1000, log=log)
