@@ -70,6 +70,7 @@ def main():
     from mnist_edge import data, export, runtime
     from mnist_edge.training import train
     from mnist_edge.training._tf import import_tf
+    from mnist_edge.training.config import TrainConfig
 
     tf = import_tf()
     import keras
@@ -84,9 +85,9 @@ def main():
         model_path = args.model
         if model_path is None:
             print("training the tutorial model (seed 0) ...", file=sys.stderr)
-            model_path = train.train(dataset, tmp, seed=0)["model"]
+            model_path = train.train(dataset, tmp, TrainConfig(seed=0))["model"]
         model = keras.models.load_model(model_path, compile=False)
-        export.export(model_path, tmp, ["none", "int8"], dataset=dataset)
+        export.export(model_path, tmp, export.ExportConfig(quantizations=("none", "int8")), dataset=dataset)
         stem = Path(model_path).stem
         f32_path, i8_path = (str(Path(tmp) / f"{stem}_{f}.tflite") for f in ("float32", "int8"))
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from mnist_edge import data, export  # noqa: E402
 from mnist_edge.training import train  # noqa: E402
 from mnist_edge.training._tf import import_tf  # noqa: E402
+from mnist_edge.training.config import TrainConfig  # noqa: E402
 
 
 def main():
@@ -30,17 +31,17 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     dataset = data.load()
     with tempfile.TemporaryDirectory() as tmp:
-        meta = train.train(dataset, tmp, seed=0)
+        meta = train.train(dataset, tmp, TrainConfig(seed=0))
         model = meta["model"]
-        export.export(model, tmp, ["none"], dataset=dataset)
+        export.export(model, tmp, export.ExportConfig(quantizations=("none",)), dataset=dataset)
         for io_type in ("uint8", "float"):
-            export.export(model, tmp, ["int8"], io_type=io_type, dataset=dataset)
+            export.export(model, tmp, export.ExportConfig(("int8",), io_type=io_type), dataset=dataset)
         for name in ("mnist_mlp_float32", "mnist_mlp_int8_uint8io", "mnist_mlp_int8_floatio"):
             for suffix in (".tflite", ".json"):
                 shutil.copy(Path(tmp) / (name + suffix), out / (name + suffix))
         shutil.copy(Path(tmp) / "mnist_mlp.reference.npz", out / "mnist_mlp.reference.npz")
-        cnn = train.train(dataset, tmp, arch="cnn", epochs=1, seed=0, train_limit=6000)["model"]
-        export.export(cnn, tmp, ["int8"], dataset=dataset)
+        cnn = train.train(dataset, tmp, TrainConfig(arch="cnn", epochs=1, seed=0, train_limit=6000))["model"]
+        export.export(cnn, tmp, export.ExportConfig(quantizations=("int8",)), dataset=dataset)
         for name in ("mnist_cnn_int8.tflite", "mnist_cnn_int8.json", "mnist_cnn.reference.npz"):
             shutil.copy(Path(tmp) / name, out / name)
     tf = import_tf()

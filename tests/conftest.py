@@ -47,9 +47,10 @@ def full_model(tmp_path_factory, mnist):
 
     require_extra("tensorflow", "train")
     from mnist_edge.training import train
+    from mnist_edge.training.config import TrainConfig
 
     out = tmp_path_factory.mktemp("full_model")
-    meta = train.train(mnist, out, seed=0)
+    meta = train.train(mnist, out, TrainConfig(seed=0))
     return Path(meta["model"]), meta
 
 
@@ -60,9 +61,10 @@ def small_model(tmp_path_factory, mnist):
 
     require_extra("tensorflow", "train")
     from mnist_edge.training import train
+    from mnist_edge.training.config import TrainConfig
 
     out = tmp_path_factory.mktemp("small_model")
-    meta = train.train(mnist, out, epochs=1, seed=0, train_limit=3000)
+    meta = train.train(mnist, out, TrainConfig(epochs=1, seed=0, train_limit=3000))
     return Path(meta["model"])
 
 

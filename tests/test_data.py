@@ -11,6 +11,7 @@ import pytest
 
 from mnist_edge import data
 from mnist_edge.cli import main
+from mnist_edge.data import lookup
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -46,7 +47,7 @@ def test_lookup_order(tmp_path, monkeypatch, mnist_dir):
     assert data.resolve_source(None) == mnist_dir
     assert data.resolve_source(tmp_path) == tmp_path  # --data-dir wins
     monkeypatch.delenv("MNIST_EDGE_DATA")
-    monkeypatch.setattr(data, "KERAS_NPZ", tmp_path / "nothing.npz")
+    monkeypatch.setattr(lookup, "KERAS_NPZ", tmp_path / "nothing.npz")
     assert data.resolve_source(None) is None  # falls to the Keras download
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from mnist_edge import data
 from mnist_edge.cli import main
+from mnist_edge.data import lookup
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -44,7 +45,7 @@ def served(tmp_path_factory, mnist):
 
 def test_fetch_saves_verified_mnist_where_the_lookup_finds_it(served, tmp_path, runner, monkeypatch):
     dest = tmp_path / "keras" / "mnist.npz"
-    monkeypatch.setattr(data, "KERAS_NPZ", dest)
+    monkeypatch.setattr(lookup, "KERAS_NPZ", dest)
     monkeypatch.delenv("MNIST_EDGE_DATA", raising=False)
     result = runner.invoke(main, ["data", "fetch", "--url", f"{served}/mnist.npz"])
     assert result.exit_code == 0, result.output
@@ -72,7 +73,7 @@ def test_what_is_not_mnist_is_never_kept(served, tmp_path, runner, name, message
 
 def test_no_data_says_how_to_get_it(runner, monkeypatch, tmp_path):
     monkeypatch.delenv("MNIST_EDGE_DATA", raising=False)
-    monkeypatch.setattr(data, "KERAS_NPZ", tmp_path / "none.npz")
+    monkeypatch.setattr(lookup, "KERAS_NPZ", tmp_path / "none.npz")
     assert "mnist-edge data fetch" in runner.invoke(main, ["data", "where"]).stdout
     result = runner.invoke(
         main, ["eval", "--model", str(__import__("mnist_edge.runtime").runtime.default_model_path())]

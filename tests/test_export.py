@@ -13,6 +13,7 @@ require_extra("tensorflow", "train")
 
 from mnist_edge import export, runtime
 from mnist_edge.cli import main
+from mnist_edge.export import pipeline
 
 
 def _ops(path):
@@ -115,7 +116,9 @@ def test_parity_matches_an_independent_evaluation(exported, mnist):
 @pytest.mark.slow
 @pytest.mark.parametrize("io_type,dtype", [("uint8", "uint8"), ("float", "float32")])
 def test_int8_io_variants(tmp_path, full_model, mnist, io_type, dtype):
-    result = export.export(full_model[0], tmp_path, ["int8"], io_type=io_type, dataset=mnist)
+    result = export.export(
+        full_model[0], tmp_path, export.ExportConfig(("int8",), io_type=io_type), dataset=mnist
+    )
     art = result["artifacts"][0]
     assert art["passed"] and art["io_dtype"] == dtype
     assert Path(art["path"]).name == f"mnist_mlp_int8_{io_type}io.tflite"
@@ -132,7 +135,9 @@ def test_int8_io_variants(tmp_path, full_model, mnist, io_type, dtype):
 def test_calibrating_on_0_255_data_is_caught(tmp_path, full_model, mnist):
     """The classic mistake: calibrate on raw pixels, infer on /255 data."""
     wrong = export.representative_images(mnist, 500, 0) * 255.0
-    result = export.export(full_model[0], tmp_path, ["int8"], dataset=mnist, calibration_images=wrong)
+    result = export.export(
+        full_model[0], tmp_path, export.ExportConfig(("int8",)), dataset=mnist, calibration_images=wrong
+    )
     art = result["artifacts"][0]
     assert art["accuracy"] < 0.2  # ~9-10 %: every image looks almost black
     assert not art["passed"] and not result["passed"]
@@ -211,9 +216,8 @@ def test_quick_export_table_and_json(runner, tmp_path, small_model, mnist_dir):
 
 
 def test_c_array_compiles_to_the_same_bytes(tmp_path, small_model, mnist):
-    result = export.export(
-        small_model, tmp_path, ["int8"], dataset=mnist, c_array=True, max_drop_pp=100, min_agreement=0
-    )
+    config = export.ExportConfig(("int8",), c_array=True, max_drop_pp=100, min_agreement=0)
+    result = export.export(small_model, tmp_path, config, dataset=mnist)
     tflite = (tmp_path / "mnist_mlp_int8.tflite").read_bytes()
     header = (tmp_path / "mnist_mlp_int8.h").read_text()
     assert "extern const unsigned char g_mnist_mlp_int8_model[];" in header
@@ -299,7 +303,7 @@ def test_ctrl_c_mid_export_leaves_no_partial_file(runner, tmp_path, small_model,
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(export, "validate_model_outputs", interrupt_second)
+    monkeypatch.setattr(pipeline, "validate_model_outputs", interrupt_second)  # where export() calls it
     result = runner.invoke(
         main,
         [

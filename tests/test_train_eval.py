@@ -13,6 +13,7 @@ require_extra("tensorflow", "train")
 from mnist_edge import fsutil
 from mnist_edge.cli import main
 from mnist_edge.training import train
+from mnist_edge.training.config import TrainConfig
 
 
 def _weights(path):
@@ -69,7 +70,7 @@ def test_model_is_the_tutorials_layer_for_layer():
 def test_same_seed_same_weights_other_seed_differs(tmp_path, mnist):
     runs = {}
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
-        meta = train.train(mnist, tmp_path / name, epochs=1, seed=seed, train_limit=2000)
+        meta = train.train(mnist, tmp_path / name, TrainConfig(epochs=1, seed=seed, train_limit=2000))
         runs[name] = (_weights(meta["model"]), meta)
     for wa, wb in zip(runs["a"][0], runs["b"][0]):
         assert np.array_equal(wa, wb)

@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from mnist_edge.runtime.guard import python_command
+
 # Measures one fresh process: wall time and its own peak RSS. Run through
 # this small launcher because ru_maxrss of a child forked from a big process
 # counts pages it inherited before exec.
@@ -35,7 +37,6 @@ def measure_process(cmd: Sequence[str], env: Optional[dict] = None) -> dict:
     Returns:
         ``{"rc", "wall", "maxrss", "stdout", "stderr"}``.
     """
-    from mnist_edge.runtime.guard import python_command
 
     out = subprocess.run(
         python_command() + ["-c", _LAUNCHER] + list(cmd), capture_output=True, text=True, check=True, env=env

@@ -7,6 +7,9 @@ from typing import Dict, List
 
 import numpy as np
 
+from mnist_edge import fsutil
+from mnist_edge.evaluation.reporting import save_figure
+
 
 def _model_name(m: dict) -> str:
     """The file's stem (the format alone does not tell two int8 models apart), at most 23 characters."""
@@ -213,7 +216,6 @@ def write_report(
     Returns:
         The files written.
     """
-    from mnist_edge import fsutil
 
     out_dir = fsutil.ensure_writable_dir(out_dir)
     try:
@@ -223,7 +225,6 @@ def write_report(
         import matplotlib.pyplot as plt
     except ImportError:  # a device without matplotlib: the tables still say everything
         return [fsutil.write_bytes_atomic(out_dir / "report.md", _text_report(result).encode())]
-    from mnist_edge.evaluation.reporting import save_figure
 
     written = [
         save_figure(_latency_figure(plt, latency_samples), out_dir / "latency.png"),

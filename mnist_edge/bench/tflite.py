@@ -24,6 +24,8 @@ from mnist_edge.bench import timing
 from mnist_edge.bench.environment import measure_process
 from mnist_edge.errors import RuntimeModelError
 from mnist_edge.evaluation import parity
+from mnist_edge.runtime import Predictor
+from mnist_edge.runtime.guard import python_command
 
 
 def infer_format(predictor) -> Dict[str, str]:
@@ -56,7 +58,6 @@ def _load_probe(path: str, npy: str, runtime_name: str) -> dict:
         "p.predict(x[0]); p.probabilities(x)\n"
         "print(json.dumps({'cold_ms': cold * 1000}))\n"
     )
-    from mnist_edge.runtime.guard import python_command
 
     result = measure_process(python_command() + ["-c", code, path, npy, runtime_name])
     if result["rc"] != 0:
@@ -78,7 +79,6 @@ def _warm_init_ms(path: Path, runtime_name: str) -> float:
 
 
 def _predictor(path, runtime_name, **kwargs):
-    from mnist_edge.runtime import Predictor
 
     return Predictor(path, runtime=runtime_name, **kwargs)
 

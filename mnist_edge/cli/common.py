@@ -6,8 +6,10 @@ import json
 
 import click
 
+from mnist_edge.constants import RUNTIMES
+
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
-RUNTIME_CHOICES = ["auto", "litert", "tflite-runtime", "tensorflow"]
+RUNTIME_CHOICES = list(RUNTIMES)
 
 
 def out(text: str = "") -> None:

@@ -23,10 +23,9 @@ def command():
 @click.option("--url", default=None, help="Download from here instead of Keras's address.")
 def fetch_command(dest, url):
     """Download MNIST (the mnist.npz Keras uses, 11 MB), checked against MNIST's checksums."""
-    from mnist_edge import data
-    from mnist_edge.data import fetch
+    from mnist_edge.data import fetch, lookup
 
-    path = fetch.fetch(dest or data.KERAS_NPZ, url or fetch.KERAS_URL)
+    path = fetch.fetch(dest or lookup.KERAS_NPZ, url or fetch.KERAS_URL)
     out(f"saved {path} (MNIST, checksums verified)")
 
 
@@ -35,11 +34,12 @@ def fetch_command(dest, url):
 def where_command(data_dir):
     """Say which MNIST the commands would read, in the lookup order."""
     from mnist_edge import data
+    from mnist_edge.data import lookup
 
     source = data.resolve_source(data_dir)
     if source is None:
         out(
-            f"no MNIST found (--data-dir, ${data.ENV_VAR}, {data.KERAS_NPZ}); "
+            f"no MNIST found (--data-dir, ${data.ENV_VAR}, {lookup.KERAS_NPZ}); "
             "get it with: mnist-edge data fetch"
         )
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mnist_edge import constants
 from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, echo_json, logger, out
 
 
@@ -19,26 +20,30 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, ec
     "--quantize",
     "quantize",
     multiple=True,
-    type=click.Choice(["none", "float16", "dynamic", "int8", "all"]),
+    type=click.Choice([*constants.QUANTIZATIONS, "all"]),
     help="Format(s) to export; repeatable. none = float32. Default: all.",
 )
 @click.option(
     "--io",
     "io_type",
-    type=click.Choice(["int8", "uint8", "float"]),
-    default="int8",
+    type=click.Choice(list(constants.IO_TYPES)),
+    default=constants.DEFAULT_IO_TYPE,
     show_default=True,
     help="int8 model input/output type (uint8 for Edge-TPU-style "
     "pipelines, float keeps float I/O around the int8 core).",
 )
 @click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False, path_type=str), default="models", show_default=True
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=str(constants.DEFAULT_MODELS_DIR),
+    show_default=True,
 )
 @DATA_DIR_OPTION
 @click.option(
     "--calibration-samples",
     type=click.IntRange(1, 60000),
-    default=500,
+    default=constants.DEFAULT_CALIBRATION_SAMPLES,
     show_default=True,
     help="Class-balanced training images for int8 calibration.",
 )
@@ -52,14 +57,14 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, ec
 @click.option(
     "--max-drop",
     type=click.FloatRange(0, 100),
-    default=0.5,
+    default=constants.DEFAULT_MAX_DROP_PP,
     show_default=True,
     help="Gate: largest accuracy drop (percentage points) for quantised formats.",
 )
 @click.option(
     "--min-agreement",
     type=click.FloatRange(0, 1),
-    default=0.99,
+    default=constants.DEFAULT_MIN_AGREEMENT,
     show_default=True,
     help="Gate: smallest top-1 agreement with Keras for quantised formats.",
 )
@@ -126,12 +131,9 @@ def command(
     ensure_writable_dir(out_dir)
     path = model_path or keras_model.default_model_path()
     dataset = data_mod.load(data_dir)
-    result = export_mod.export(
-        path,
-        out_dir,
-        formats,
+    config = export_mod.ExportConfig(
+        quantizations=tuple(formats),
         io_type=io_type,
-        dataset=dataset,
         calibration_samples=calibration_samples,
         seed=seed,
         max_drop_pp=max_drop,
@@ -139,9 +141,9 @@ def command(
         keep_failed=keep_failed,
         debug=debug,
         c_array=c_array,
-        log=log,
         micro=micro,
     )
+    result = export_mod.export(path, out_dir, config, dataset=dataset, log=log)
     if as_json:
         # stdout holds exactly one JSON document; the table is progress, on stderr
         if not quiet:

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from mnist_edge import constants
 from mnist_edge.cli.common import (
     DATA_DIR_OPTION,
     FASHION_DIR,
@@ -20,8 +21,8 @@ from mnist_edge.cli.common import (
 @click.command(name="train")
 @click.option(
     "--arch",
-    type=click.Choice(["mlp", "cnn", "cnn-m"]),
-    default="mlp",
+    type=click.Choice(list(constants.ARCHS)),
+    default=constants.DEFAULT_ARCH,
     show_default=True,
     help="mlp: the tutorial's model, layer for layer. cnn: a small CNN (12.8k parameters). "
     "cnn-m: the packaged model's device CNN (99k parameters).",
@@ -50,8 +51,10 @@ from mnist_edge.cli.common import (
     help="Fashion-MNIST folder for garments among the outliers "
     f"(default: {FASHION_DIR} when --outliers is given and it exists).",
 )
-@click.option("--epochs", type=click.IntRange(1, 1000), default=5, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1, 60000), default=32, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=constants.DEFAULT_EPOCHS, show_default=True)
+@click.option(
+    "--batch-size", type=click.IntRange(1, 60000), default=constants.DEFAULT_BATCH_SIZE, show_default=True
+)
 @click.option(
     "--seed",
     type=click.IntRange(0, 2**31 - 1),
@@ -70,7 +73,7 @@ from mnist_edge.cli.common import (
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=str),
-    default="models",
+    default=str(constants.DEFAULT_MODELS_DIR),
     show_default=True,
     help="Folder for the .keras model and its metadata.",
 )
@@ -103,6 +106,7 @@ def command(
     from mnist_edge import data as data_mod
     from mnist_edge.fsutil import ensure_writable_dir
     from mnist_edge.training import train as train_mod
+    from mnist_edge.training.config import TrainConfig
 
     log = logger(quiet)
     ensure_writable_dir(out_dir)  # fail before minutes of work, not after
@@ -114,19 +118,8 @@ def command(
     )
     if outliers and outlier_data is None and os.path.isdir(FASHION_DIR):
         outlier_data = FASHION_DIR
-    meta = train_mod.train(
-        dataset,
-        out_dir,
-        arch=arch,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        train_limit=train_limit,
-        log=log,
-        augment_copies=augment_copies,
-        outliers=outliers,
-        outlier_data=outlier_data,
-    )
+    config = TrainConfig(arch, epochs, batch_size, seed, train_limit, augment_copies, outliers, outlier_data)
+    meta = train_mod.train(dataset, out_dir, config, log)
     summary = train_mod.summary(meta)
     if as_json:
         echo_json(summary)

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from mnist_edge import data as data_mod
+from mnist_edge import runtime
+from mnist_edge.errors import ModelError, require_tensorflow
 from mnist_edge.evaluation import parity
+from mnist_edge.runtime import default_model_path
 
 FASHION_NAMES = [
     "T-shirt",
@@ -63,8 +67,7 @@ def default_eval_model() -> str:
     when TensorFlow is there to run it, else the shipped ``.tflite`` (on a device)."""
     import importlib.util
 
-    from mnist_edge.errors import ModelError
-    from mnist_edge.runtime import default_model_path
+    # The build side only here: eval of a .tflite runs on devices without it.
     from mnist_edge.training import keras_model
 
     if importlib.util.find_spec("tensorflow") is not None:
@@ -88,8 +91,6 @@ def evaluate_tflite(model_path, data_dir=None, test_images=None) -> dict:
         / ``max_abs_diff`` with the original Keras model (from the reference
         record beside the model; None without one).
     """
-    from mnist_edge import data as data_mod
-    from mnist_edge import runtime
 
     predictor = runtime.Predictor(model_path, untrusted=True)
     dataset = data_mod.load(data_dir, allow_download=False)
@@ -114,12 +115,11 @@ def evaluate_keras(model_path=None, data_dir=None, plots_dir=None, note=lambda _
     Raises:
         MissingExtraError: TensorFlow is not installed.
     """
-    from mnist_edge.errors import require_tensorflow
 
     require_tensorflow("mnist-edge eval with a .keras model")
-    from mnist_edge import data as data_mod
+    # The build side only for a .keras model: eval of a .tflite runs on devices without it.
     from mnist_edge.training import keras_model
-    from mnist_edge.training.train import load_metadata
+    from mnist_edge.training.keras_model import load_metadata
 
     path = model_path or keras_model.default_model_path()
     model = keras_model.load_keras_model(path)
@@ -131,7 +131,7 @@ def evaluate_keras(model_path=None, data_dir=None, plots_dir=None, note=lambda _
         meta = load_metadata(path) or {}
         p2000 = keras_probabilities(model, data_mod.normalize(dataset.x_train[2000:2001]))[0]
         names = FASHION_NAMES if dataset.name == "fashion-mnist" else None
-        from mnist_edge.training.figures import write_plots
+        from mnist_edge.training.figures import write_plots  # matplotlib, only for --plots
 
         written = write_plots(
             plots_dir,

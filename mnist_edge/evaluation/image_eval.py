@@ -23,7 +23,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mnist_edge import fsutil, runtime
 from mnist_edge.errors import DataError
+from mnist_edge.preprocess import load_gray
 from mnist_edge.preprocess.load import IMAGE_SUFFIXES
 from mnist_edge.runtime.reading import Reader, Reading
 
@@ -163,8 +165,6 @@ def evaluate_images(reader: Reader, folder) -> ImageEval:
 def _thumbnail(path: str, size: int):
     from PIL import Image
 
-    from mnist_edge.preprocess import load_gray
-
     try:
         gray = load_gray(path)
     except Exception:  # the gallery shows what it can; the figures already count the error
@@ -201,7 +201,6 @@ def misread_gallery(result: ImageEval, limit: int = 60) -> Optional[bytes]:
 
 def write_report(result: ImageEval, out_dir, model: str) -> List[Path]:
     """``report.md`` with the figures and ``misreads.png`` (when there are misreads)."""
-    from mnist_edge import fsutil
 
     out_dir = fsutil.ensure_writable_dir(out_dir)
     summary = result.summary()
@@ -264,7 +263,6 @@ def run(model_path, images_dir, min_confidence=None, report_dir=None) -> dict:
         min_confidence: the "not a digit" threshold (None: the model's own).
         report_dir: where to write ``report.md`` and ``misreads.png``, or None.
     """
-    from mnist_edge import runtime
 
     predictor = runtime.Predictor(
         model_path or runtime.default_model_path(), untrusted=model_path is not None

@@ -11,6 +11,8 @@ from typing import Optional
 
 import numpy as np
 
+from mnist_edge.runtime import reference
+
 
 def compare(
     probs: np.ndarray, reference: np.ndarray, labels: np.ndarray, reference_top1: Optional[np.ndarray] = None
@@ -60,7 +62,6 @@ def against_keras(probs: np.ndarray, predictor, dataset, keras_probs: Optional[n
     reference record its sidecar names. Both compare with probabilities at
     float16 (what the record keeps), so they give identical figures.
     """
-    from mnist_edge.runtime import reference
 
     labels = dataset.y_test
     if keras_probs is not None:

@@ -10,6 +10,8 @@ from typing import Dict
 
 import numpy as np
 
+from mnist_edge import fsutil
+
 
 def library_versions() -> Dict[str, str]:
     """Versions of the libraries that decide the numbers (those already imported)."""
@@ -32,8 +34,6 @@ def save_figure(fig, path: Path) -> Path:
         The path written.
     """
     import matplotlib.pyplot as plt
-
-    from mnist_edge import fsutil
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")

@@ -14,11 +14,12 @@ from typing import Optional
 
 import numpy as np
 
+from mnist_edge import constants
 from mnist_edge import data as data_mod
 from mnist_edge.runtime.backends import quiet_native_stderr
+from mnist_edge.training._tf import import_tf
 
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
-FORMAT_NAMES = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
+QUANTIZATIONS, FORMAT_NAMES = constants.QUANTIZATIONS, constants.FORMAT_NAMES
 
 
 def artifact_name(stem: str, quantization: str, io_type: str = "int8") -> str:
@@ -42,7 +43,6 @@ def frozen_forward(model):
     Returns:
         A concrete function with all variables folded into constants.
     """
-    from mnist_edge.training._tf import import_tf
 
     tf = import_tf()
     import keras
@@ -103,7 +103,6 @@ def make_converter(
     Returns:
         The configured converter.
     """
-    from mnist_edge.training._tf import import_tf
 
     tf = import_tf()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])

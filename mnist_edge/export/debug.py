@@ -13,6 +13,7 @@ from mnist_edge import fsutil
 from mnist_edge.evaluation.reporting import save_figure
 from mnist_edge.export.convert import make_converter
 from mnist_edge.runtime.backends import quiet_native_stderr
+from mnist_edge.training._tf import import_tf
 
 
 def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path, stem: str) -> List[Path]:
@@ -32,7 +33,6 @@ def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path, 
     Returns:
         The CSV and PNG paths.
     """
-    from mnist_edge.training._tf import import_tf
 
     tf = import_tf()
     # The debugger needs float I/O around the int8 core to compare with float.

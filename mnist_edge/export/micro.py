@@ -23,6 +23,8 @@ import numpy as np
 
 from mnist_edge import fsutil
 from mnist_edge.errors import MissingExtraError, MnistEdgeError
+from mnist_edge.runtime import Predictor
+from mnist_edge.runtime.backends import dist_version
 
 # Flash the application and the TFLM library itself take beside the model
 # (the interpreter, the op resolver and these kernels): a reserve, not a
@@ -154,7 +156,6 @@ def check(model_path, x_test: np.ndarray, litert_labels: Optional[np.ndarray] = 
         MicroError: not full int8, or TFLM cannot load or run it.
         MissingExtraError: tflite-micro is not installed.
     """
-    from mnist_edge.runtime import Predictor
 
     predictor = Predictor(model_path)
     where = str(model_path)
@@ -196,8 +197,6 @@ def check(model_path, x_test: np.ndarray, litert_labels: Optional[np.ndarray] = 
 
 def _tflm_version() -> str:
     import tflite_micro
-
-    from mnist_edge.runtime.backends import dist_version
 
     return dist_version("tflite-micro", tflite_micro.__file__)
 

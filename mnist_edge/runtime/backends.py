@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from mnist_edge import constants
 from mnist_edge.errors import RuntimeModelError
 
-RUNTIMES = ("auto", "litert", "tflite-runtime", "tensorflow")
+RUNTIMES = constants.RUNTIMES
 
 
 @contextlib.contextmanager

@@ -22,8 +22,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from mnist_edge import constants
+
 _U8 = np.dtype(np.uint8)
-IMAGE_SHAPE = (28, 28)
+IMAGE_SHAPE = constants.IMAGE_SHAPE
 NATIVE_METHODS = ("SetTensor", "Invoke", "GetTensor")
 
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mnist_edge.constants import cache_root
 from mnist_edge.errors import RuntimeModelError
 
 PROBE_TIMEOUT = 60.0
@@ -56,10 +57,7 @@ def python_command() -> list:
 
 def verdict_dir() -> Path:
     """Where probe verdicts are kept ($MNIST_EDGE_CACHE or ~/.cache/mnist-edge)."""
-    base = os.environ.get("MNIST_EDGE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge"
-    )
-    return Path(base) / "verified-models"
+    return cache_root() / "verified-models"
 
 
 def _describe_crash(returncode: int) -> str:

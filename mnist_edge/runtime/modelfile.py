@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Union
 
 from mnist_edge.errors import RuntimeModelError
+from mnist_edge.runtime.validate import validate
 
 TFLITE_MAGIC = b"TFL3"
 MAX_MODEL_BYTES = 64 << 20  # the tutorial's float32 MLP is 0.4 MB
@@ -48,7 +49,6 @@ def read_and_validate(path: Union[str, os.PathLike]):
     Raises:
         RuntimeModelError: missing, unreadable, too large, not TFLite, corrupt or invalid.
     """
-    from mnist_edge.runtime.validate import validate
 
     path = Path(path)
     if not path.is_file():

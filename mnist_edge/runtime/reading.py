@@ -23,8 +23,10 @@ from typing import Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from mnist_edge import fsutil
 from mnist_edge.errors import ImageError, NoDigitError, OutputError
 from mnist_edge.preprocess import iter_image_paths, load_gray, pil_to_gray, to_mnist_candidates
+from mnist_edge.preprocess.load import open_image_bytes
 from mnist_edge.runtime import abstain
 
 DEBUG_SUFFIX = ".seen.png"
@@ -167,7 +169,6 @@ class Reader:
 
     def read_bytes(self, data: bytes, name: str = "upload") -> Reading:
         """Reads an image from bytes (an upload), through the same front-end as files."""
-        from mnist_edge.preprocess.load import open_image_bytes
 
         try:
             return self.read_gray(name, pil_to_gray(open_image_bytes(data)))
@@ -213,8 +214,6 @@ def save_debug_image(image: np.ndarray, destination: Path) -> Path:
             name too long, a full disk ...).
     """
     from PIL import Image
-
-    from mnist_edge import fsutil
 
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")

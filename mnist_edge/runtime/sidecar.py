@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Optional, Tuple
 
+from mnist_edge.constants import IO_TYPES, QUANTIZATIONS
 from mnist_edge.errors import RuntimeModelError
 
 METADATA_FORMAT = "mnist-edge/tflite-metadata/1"
@@ -213,9 +214,9 @@ def load_sidecar(
         path=path,
         document=document,
         labels=labels,
-        quantization=_optional_str(path, document, "quantization", ("none", "float16", "dynamic", "int8")),
+        quantization=_optional_str(path, document, "quantization", QUANTIZATIONS),
         format_name=_optional_str(path, document, "format_name"),
-        io_type=_optional_str(path, document, "io_type", ("int8", "uint8", "float")),
+        io_type=_optional_str(path, document, "io_type", IO_TYPES),
         min_confidence=_min_confidence(path, document),
         reference=_reference(path, document),
     )

@@ -29,7 +29,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mnist_edge import __version__
 from mnist_edge.preprocess.load import decode_cost
+from mnist_edge.runtime.reading import DEFAULT_TOP_K, MAX_TOP_K, Reader
 from mnist_edge.serve import memory, protocol
 from mnist_edge.serve.memory import OverBudget
 from mnist_edge.serve.metrics import CONTENT_TYPE, Metrics
@@ -72,7 +74,6 @@ class Service:
         return JSONResponse({"ready": True})
 
     async def server_metadata(self, request: Request):
-        from mnist_edge import __version__
 
         return JSONResponse({"name": "mnist-edge", "version": __version__, "extensions": []})
 
@@ -159,7 +160,6 @@ class Service:
 
 def _top_k(value) -> int:
     """``?top_k=N`` (1-10); absent, the same default as ``mnist-edge predict``."""
-    from mnist_edge.runtime.reading import DEFAULT_TOP_K, MAX_TOP_K
 
     if value is None:
         return DEFAULT_TOP_K
@@ -211,7 +211,6 @@ def create_app(
     Returns:
         The Starlette application; ``app.state.work`` holds the work limit's figures.
     """
-    from mnist_edge.runtime.reading import MAX_TOP_K, Reader
 
     reader = Reader(predictor, min_confidence, top_k=MAX_TOP_K)  # each request trims to its ?top_k=
     metrics = Metrics(

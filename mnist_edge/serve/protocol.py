@@ -19,8 +19,10 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mnist_edge.constants import FLAT_SHAPE, IMAGE_SHAPE
+
 MAX_BATCH = 1024
-IMAGE_SHAPES = ((28, 28), (784,))
+IMAGE_SHAPES = (IMAGE_SHAPE, FLAT_SHAPE)
 
 
 class ProtocolError(Exception):

@@ -19,7 +19,10 @@ import tempfile
 import threading
 from typing import Callable, Optional
 
+from mnist_edge.runtime import Predictor
+from mnist_edge.serve.app import create_app
 from mnist_edge.serve.connection import LIMITS_ENV, ConnectionLimits, GuardedHttpProtocol
+from mnist_edge.serve.memory import tune_allocator
 
 CONFIG_ENV = "MNIST_EDGE_SERVE"
 
@@ -40,9 +43,6 @@ class ServeConfig:
 
 def app_from_env():
     """uvicorn's factory in each worker: the app for the config in ``MNIST_EDGE_SERVE``."""
-    from mnist_edge.runtime import Predictor
-    from mnist_edge.serve.app import create_app
-    from mnist_edge.serve.memory import tune_allocator
 
     tune_allocator()  # large buffers back to the system after a burst (see serve.memory)
     config = ServeConfig(**json.loads(os.environ[CONFIG_ENV]))
@@ -81,8 +81,6 @@ def serve(
         RuntimeModelError: the model cannot be served.
     """
     import uvicorn
-
-    from mnist_edge.runtime import Predictor
 
     # Validate (and, for a user's file, probe in a child) before any worker starts.
     Predictor(config.model, num_threads=config.threads, runtime=config.runtime, untrusted=untrusted)

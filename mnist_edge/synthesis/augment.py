@@ -28,20 +28,18 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mnist_edge import fsutil
+from mnist_edge.constants import cache_root
 from mnist_edge.errors import ImageError
 from mnist_edge.preprocess import boxfit, to_mnist
-from mnist_edge.synthesis import renderings
+from mnist_edge.synthesis import outliers, renderings
 
 CHUNK = 500  # items per task: a seed each, so results do not depend on the worker count
-CACHE_ENV = "MNIST_EDGE_CACHE"
 
 
 def cache_dir() -> Path:
-    """Where rendered training sets are kept: $MNIST_EDGE_CACHE or ~/.cache/mnist-edge/augment."""
-    base = os.environ.get(CACHE_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge"
-    )
-    return Path(base) / "augment"
+    """Where rendered training sets are kept: ``augment/`` under :func:`~mnist_edge.constants.cache_root`."""
+    return cache_root() / "augment"
 
 
 def _code_digest() -> str:
@@ -86,8 +84,6 @@ def cached(
             pass  # a damaged cache entry: rebuild it
     arrays = build()
     try:
-        from mnist_edge import fsutil
-
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
@@ -301,7 +297,6 @@ def augmented_digits(
 
 
 def _outlier_chunk(args):
-    from mnist_edge.synthesis import outliers
 
     kind, count, seed, fonts, items = args
     rng = np.random.default_rng(seed)

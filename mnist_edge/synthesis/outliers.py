@@ -22,6 +22,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mnist_edge.synthesis import synth
+
 FONT_DIRS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype", "/usr/share/fonts")
 # Letters a hand or a font makes the same as a digit: O/o (0), I/l (1).
 DIGIT_LIKE_LETTERS = set("OoIl")
@@ -195,8 +197,6 @@ def scribble(rng: np.random.Generator) -> np.ndarray:
 def empty_page(rng: np.random.Generator) -> np.ndarray:
     """A photo of empty paper, squared or plain, under uneven light."""
     from PIL import Image
-
-    from mnist_edge.synthesis import synth
 
     data = synth.render_blank(rng, grid=bool(rng.random() < 0.5))
     return np.asarray(Image.open(io.BytesIO(data)).convert("L"))

@@ -22,6 +22,7 @@ from typing import Callable, Dict
 import numpy as np
 
 from mnist_edge.preprocess.morphology import dilate3, erode3, resize
+from mnist_edge.synthesis import synth
 
 Rendering = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -235,8 +236,6 @@ def jpeg_small(digit, rng):
 def photo(digit, rng):
     """A phone-photo-like picture of squared paper (see :mod:`mnist_edge.synthesis.synth`)."""
     from PIL import Image
-
-    from mnist_edge.synthesis import synth
 
     data = synth.render_photo(digit, rng)
     return np.asarray(Image.open(io.BytesIO(data)).convert("L"))

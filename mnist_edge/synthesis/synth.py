@@ -17,6 +17,8 @@ from typing import Optional
 
 import numpy as np
 
+from mnist_edge import data
+
 
 def render_photo(digit: np.ndarray, rng: np.random.Generator, jpeg: bool = True, grid: bool = True) -> bytes:
     """Renders one 28x28 MNIST digit as a photo of ink on squared paper.
@@ -95,7 +97,6 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    from mnist_edge import data
 
     dataset = data.load(args.data_dir)
     rng = np.random.default_rng(args.seed)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from pathlib import Path
 from typing import Optional
 
+from mnist_edge import constants
 from mnist_edge.errors import ModelError
+from mnist_edge.runtime.sidecar import sidecar_path
+from mnist_edge.training._tf import import_tf
 
-DEFAULT_MODELS_DIR = Path("models")
+DEFAULT_MODELS_DIR = constants.DEFAULT_MODELS_DIR
 DEFAULT_STEM = "mnist_mlp"
 
 
@@ -58,7 +62,6 @@ def load_keras_model(path: os.PathLike):
         raise ModelError(f"{path}: model file not found")
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path}: not a Keras model (.keras files are zip archives)")
-    from mnist_edge.training._tf import import_tf
 
     import_tf()
     import keras
@@ -84,3 +87,14 @@ def check_model_shapes(model, path: Optional[os.PathLike] = None) -> None:
         raise ModelError(f"{where}model input is {in_shape}, expected (None, 28, 28)")
     if len(model.outputs) != 1 or out_shape[1:] != (10,):
         raise ModelError(f"{where}model output is {out_shape}, expected (None, 10)")
+
+
+def load_metadata(model_path: os.PathLike) -> Optional[dict]:
+    """Reads the metadata JSON beside a ``.keras`` model, if there is one."""
+    meta_path = sidecar_path(model_path)
+    if not meta_path.is_file():
+        return None
+    try:
+        return json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -14,7 +14,10 @@ probabilities. TensorFlow is imported inside :func:`build_model`.
 
 from __future__ import annotations
 
-ARCHS = ("mlp", "cnn", "cnn-m")
+from mnist_edge import constants
+from mnist_edge.training._tf import import_tf
+
+ARCHS = constants.ARCHS
 DROPOUT = 0.2
 ARCH_HELP = {
     "mlp": "the tutorial's MLP, layer for layer (default)",
@@ -72,7 +75,7 @@ def _cnn_m(layers):
 _BODIES = {"mlp": _mlp, "cnn": _cnn, "cnn-m": _cnn_m}
 
 
-def build_model(arch: str = "mlp"):
+def build_model(arch: str = constants.DEFAULT_ARCH):
     """Builds (uncompiled) one of :data:`ARCHS`.
 
     Args:
@@ -87,7 +90,6 @@ def build_model(arch: str = "mlp"):
     """
     if arch not in _BODIES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    from mnist_edge.training._tf import import_tf
 
     import_tf()
     import keras

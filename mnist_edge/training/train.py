@@ -23,6 +23,7 @@ TensorFlow is imported inside the functions, never at module import.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -33,14 +34,14 @@ import numpy as np
 from mnist_edge import data as data_mod
 from mnist_edge import fsutil
 from mnist_edge.evaluation import reporting
+from mnist_edge.evaluation.evaluate import keras_probabilities, metrics
 from mnist_edge.runtime.sidecar import sidecar_path
 from mnist_edge.training import trainset
+from mnist_edge.training._tf import import_tf
+from mnist_edge.training.config import TrainConfig
 from mnist_edge.training.models import ARCHS, DROPOUT, build_model  # noqa: F401 (re-exported)
-from mnist_edge.training.trainset import TrainOptions
 
 DEFAULTS = {
-    "epochs": 5,
-    "batch_size": 32,
     "learning_rate": 0.001,  # Adam's default, as in the tutorial
     "optimizer": "adam",
     "loss": "sparse_categorical_crossentropy",
@@ -85,7 +86,7 @@ def _pipeline(
     )
 
 
-def _compile(model, keras, options: TrainOptions, steps: int) -> int:
+def _compile(model, keras, options: TrainConfig, steps: int) -> int:
     """Compiles with Adam; returns the steps per execution used."""
     spe = max(1, min(DEFAULTS["steps_per_execution"], steps))
     rate = DEFAULTS["learning_rate"]
@@ -123,8 +124,18 @@ def _progress_callback(keras, epochs: int, history: list, log: Callable[[str], N
     return Progress()
 
 
-def _fit(model, tf, keras, x, y, options: TrainOptions, log):
-    """Builds the training set and fits; returns (history, seconds, counts, spe)."""
+@dataclasses.dataclass
+class Fitted:
+    """What fitting produced, for the metadata."""
+
+    history: list
+    seconds: float
+    counts: Dict[str, int]
+    steps_per_execution: int
+
+
+def _fit(model, tf, keras, x, y, options: TrainConfig, log) -> Fitted:
+    """Builds the training set and fits."""
     if options.robust:
         train_set = trainset.assemble(x, y, options, log)
         pipeline = _pipeline(
@@ -134,7 +145,7 @@ def _fit(model, tf, keras, x, y, options: TrainOptions, log):
     else:
         pipeline = _pipeline(tf, x, y.astype(np.int32), None, options.batch_size, options.seed)
         n, counts = len(y), {"digits": int(len(y)), "augmented": 0, "outliers": 0}
-    spe = _compile(model, keras, options, -(-n // options.batch_size))
+    steps_per_execution = _compile(model, keras, options, -(-n // options.batch_size))
     history = []
     started = time.perf_counter()
     model.fit(
@@ -144,27 +155,24 @@ def _fit(model, tf, keras, x, y, options: TrainOptions, log):
         shuffle=False,
         callbacks=[_progress_callback(keras, options.epochs, history, log)],
     )
-    return history, time.perf_counter() - started, counts, spe
+    return Fitted(history, time.perf_counter() - started, counts, steps_per_execution)
 
 
 def _test_metrics(model, dataset) -> Dict[str, float]:
-    from mnist_edge.evaluation.evaluate import keras_probabilities, metrics
 
     probs = keras_probabilities(model, data_mod.normalize(dataset.x_test))
     result = metrics(probs, dataset.y_test)
     return {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]}
 
 
-def _metadata(
-    options: TrainOptions, dataset, counts, spe, threads, history, test, seconds, params, abstain_info
-) -> dict:
+def _metadata(options: TrainConfig, dataset, fitted: Fitted, threads, test, params, abstain_info) -> dict:
     return {
         "format": "mnist-edge/model-metadata/1",
         "model": None,  # filled in with the final path
         "arch": options.arch,
         "dataset": dataset.describe(),
-        "train_examples": counts["digits"],
-        "training_set": counts,
+        "train_examples": fitted.counts["digits"],
+        "training_set": fitted.counts,
         "seed": options.seed,
         "hyperparameters": {
             "epochs": options.epochs,
@@ -177,14 +185,14 @@ def _metadata(
             else DEFAULTS["loss"],
             "dropout": DEFAULTS["dropout"],
             "preprocessing": "float32 pixels / 255",
-            "steps_per_execution": spe,
+            "steps_per_execution": fitted.steps_per_execution,
             "augment_copies": options.augment_copies,
             "outliers": options.outliers,
         },
         "threads": threads,
-        "history": history,
+        "history": fitted.history,
         **test,
-        "train_seconds": round(seconds, 3),
+        "train_seconds": round(fitted.seconds, 3),
         "epochs": options.epochs,
         "params": params,
         "abstain": abstain_info,
@@ -210,32 +218,17 @@ def _save(model, meta: dict, out_dir: Path, stem: str) -> None:
 def train(
     dataset: data_mod.Dataset,
     out_dir: os.PathLike,
-    arch: str = "mlp",
-    epochs: int = DEFAULTS["epochs"],
-    batch_size: int = DEFAULTS["batch_size"],
-    seed: int = 0,
-    train_limit: Optional[int] = None,
+    config: TrainConfig = TrainConfig(),
     log: Callable[[str], None] = lambda _msg: None,
-    augment_copies: int = 0,
-    outliers: int = 0,
-    outlier_data: Optional[str] = None,
 ) -> dict:
     """Trains a model and writes ``<stem>.keras`` and ``<stem>.json`` atomically.
 
     Args:
         dataset: the loaded data.
         out_dir: where the model and its metadata go.
-        arch: one of :data:`ARCHS`.
-        epochs: passes over the training set.
-        batch_size: examples per optimiser step.
-        seed: seeds Python, numpy, TensorFlow, the shuffle and the
-            augmentation; the same seed on the same machine gives the same weights.
-        train_limit: train on a class-balanced subset of this size.
+        config: what to train and how (architecture, epochs, batch size, seed,
+            subset, augmentation, outliers); recorded in the metadata.
         log: receives progress lines.
-        augment_copies: augmented copies of each digit (see :mod:`mnist_edge.synthesis.augment`).
-        outliers: non-digit images for outlier exposure; also calibrates
-            the "not a digit" threshold on a held-out split.
-        outlier_data: a Fashion-MNIST folder, for garments among the outliers.
 
     Returns:
         The metadata document (also written as JSON beside the model).
@@ -243,51 +236,24 @@ def train(
     Raises:
         OutputError: when ``out_dir`` cannot be written.
     """
-    options = TrainOptions(
-        arch, epochs, batch_size, seed, train_limit, augment_copies, outliers, outlier_data
-    )
     out_dir = fsutil.ensure_writable_dir(out_dir)
-    tf = __import__("mnist_edge.training._tf", fromlist=["import_tf"]).import_tf()
+    tf = import_tf()
     import keras
 
-    threads = _configure_threads(arch)
-    keras.utils.set_random_seed(seed)
+    threads = _configure_threads(config.arch)
+    keras.utils.set_random_seed(config.seed)
     x, y = dataset.x_train, dataset.y_train
-    if train_limit is not None and train_limit < len(y):
-        idx = data_mod.balanced_sample(y, train_limit, seed)
+    if config.train_limit is not None and config.train_limit < len(y):
+        idx = data_mod.balanced_sample(y, config.train_limit, config.seed)
         x, y = x[idx], y[idx]
-    (x, y), held_out = trainset.split_for_calibration(x, y, options)
-    model = build_model(arch)
-    history, seconds, counts, spe = _fit(model, tf, keras, x, y, options, log)
+    (x, y), held_out = trainset.split_for_calibration(x, y, config)
+    model = build_model(config.arch)
+    fitted = _fit(model, tf, keras, x, y, config, log)
     test = _test_metrics(model, dataset)
-    abstain_info = trainset.calibrate_abstention(model, held_out, options, log)
-    meta = _metadata(
-        options,
-        dataset,
-        counts,
-        spe,
-        threads,
-        history,
-        test,
-        seconds,
-        int(model.count_params()),
-        abstain_info,
-    )
-    _save(model, meta, out_dir, model_stem(dataset.name, arch))
+    abstain_info = trainset.calibrate_abstention(model, held_out, config, log)
+    meta = _metadata(config, dataset, fitted, threads, test, int(model.count_params()), abstain_info)
+    _save(model, meta, out_dir, model_stem(dataset.name, config.arch))
     return meta
-
-
-def load_metadata(model_path: os.PathLike) -> Optional[dict]:
-    """Reads the metadata JSON beside a ``.keras`` model, if there is one."""
-    import json
-
-    meta_path = sidecar_path(model_path)
-    if not meta_path.is_file():
-        return None
-    try:
-        return json.loads(meta_path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def summary(meta: dict) -> dict:

@@ -14,39 +14,13 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from mnist_edge import data as data_mod
+from mnist_edge.evaluation.evaluate import keras_probabilities
+from mnist_edge.runtime import abstain
+from mnist_edge.synthesis import augment, outliers
+from mnist_edge.training.config import TrainConfig
 
 CALIBRATION_HOLDOUT = 5000  # training digits kept out to calibrate "not a digit"
 OUTLIER_WEIGHT = 0.5  # weight of a non-digit's loss relative to a digit's
-
-
-@dataclasses.dataclass
-class TrainOptions:
-    """What to train and how.
-
-    Attributes:
-        arch: one of :data:`mnist_edge.training.models.ARCHS`.
-        epochs: passes over the training set.
-        batch_size: examples per optimiser step.
-        seed: seeds everything; same seed, same machine: same weights.
-        train_limit: train on a class-balanced subset of this size.
-        augment_copies: augmented copies of each digit (0: none).
-        outliers: non-digit images for outlier exposure (0: none).
-        outlier_data: Fashion-MNIST folder (garments as outliers), or None.
-    """
-
-    arch: str = "mlp"
-    epochs: int = 5
-    batch_size: int = 32
-    seed: int = 0
-    train_limit: Optional[int] = None
-    augment_copies: int = 0
-    outliers: int = 0
-    outlier_data: Optional[str] = None
-
-    @property
-    def robust(self) -> bool:
-        """True when training for real-world inputs (augmentation or outliers)."""
-        return self.augment_copies > 0 or self.outliers > 0
 
 
 @dataclasses.dataclass
@@ -59,7 +33,7 @@ class TrainingSet:
     counts: Dict[str, int]
 
 
-def split_for_calibration(x, y, options: TrainOptions):
+def split_for_calibration(x, y, options: TrainConfig):
     """Keeps a class-balanced held-out split of training digits for calibration."""
     if options.outliers <= 0:
         return (x, y), None
@@ -69,7 +43,7 @@ def split_for_calibration(x, y, options: TrainOptions):
     return (x[keep], y[keep]), (x[hold], y[hold])
 
 
-def garments(options: TrainOptions):
+def garments(options: TrainConfig):
     if not options.outlier_data:
         return None
     return data_mod.load(options.outlier_data).x_train
@@ -81,9 +55,8 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions, log: Callable[[str], None]) -> TrainingSet:
+def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[str], None]) -> TrainingSet:
     """Clean digits, augmented digits and outliers, with their targets and weights."""
-    from mnist_edge.synthesis import augment, outliers
 
     parts_x, parts_y = [x], [y]
     if options.augment_copies:
@@ -131,13 +104,10 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainOptions, log: Callable[
     return TrainingSet(digits_x, targets, weights, counts)
 
 
-def calibrate_abstention(model, held_out, options: TrainOptions, log) -> Optional[dict]:
+def calibrate_abstention(model, held_out, options: TrainConfig, log) -> Optional[dict]:
     """The "not a digit" threshold from held-out digits, with rates on held-out non-digits."""
     if held_out is None:
         return None
-    from mnist_edge.evaluation.evaluate import keras_probabilities
-    from mnist_edge.runtime import abstain
-    from mnist_edge.synthesis import augment, outliers
 
     hx, hy = held_out
     ax, _ = augment.augmented_digits(hx, hy, 1, options.seed + 1000, log=log)

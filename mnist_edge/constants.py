@@ -1,0 +1,49 @@
+"""One home for the value sets and defaults several modules share (standard library only).
+
+The CLI reads its choices and defaults from here, the library takes them as
+its own, and the sidecar checks against them: a new quantization, I/O type,
+runtime or architecture is added in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# -- the model's input and output ------------------------------------------------------
+IMAGE_SHAPE = (28, 28)  # MNIST form: white digit on black, box 20, centred by mass
+FLAT_SHAPE = (784,)
+NUM_CLASSES = 10
+
+# -- export ----------------------------------------------------------------------------
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # "none" is float32
+FORMAT_NAMES = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
+IO_TYPES = ("int8", "uint8", "float")  # the int8 model's input/output type
+DEFAULT_IO_TYPE = "int8"
+DEFAULT_CALIBRATION_SAMPLES = 500  # class-balanced training images for int8 calibration
+DEFAULT_MAX_DROP_PP = 0.5  # the parity gate: largest accuracy drop of a quantised format
+DEFAULT_MIN_AGREEMENT = 0.99  # ... and smallest top-1 agreement with Keras
+
+# -- interpreters ------------------------------------------------------------------------
+RUNTIMES = ("auto", "litert", "tflite-runtime", "tensorflow")  # "auto": the first one installed
+
+# -- training ----------------------------------------------------------------------------
+ARCHS = ("mlp", "cnn", "cnn-m")
+DEFAULT_ARCH = "mlp"  # the tutorial's model
+DEFAULT_EPOCHS = 5  # the tutorial's
+DEFAULT_BATCH_SIZE = 32  # Keras's default, as the tutorial uses it
+DEFAULT_MODELS_DIR = Path("models")  # where train writes and export reads by default
+
+
+CACHE_ENV = "MNIST_EDGE_CACHE"
+
+
+def cache_root() -> Path:
+    """Where rendered training sets and model probe verdicts are kept.
+
+    ``$MNIST_EDGE_CACHE``, else ``$XDG_CACHE_HOME/mnist-edge``, else ``~/.cache/mnist-edge``.
+    """
+    base = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge"
+    )
+    return Path(base)

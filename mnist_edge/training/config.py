@@ -1,0 +1,39 @@
+"""What ``train`` is asked to do, as one object (the CLI builds it; the library takes it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from mnist_edge import constants
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """What to train and how: the CLI builds it, :func:`~mnist_edge.training.train.train` takes it,
+    and the model's metadata records it.
+
+    Attributes:
+        arch: one of :data:`mnist_edge.training.models.ARCHS`.
+        epochs: passes over the training set.
+        batch_size: examples per optimiser step.
+        seed: seeds everything; same seed, same machine: same weights.
+        train_limit: train on a class-balanced subset of this size.
+        augment_copies: augmented copies of each digit (0: none).
+        outliers: non-digit images for outlier exposure (0: none).
+        outlier_data: Fashion-MNIST folder (garments as outliers), or None.
+    """
+
+    arch: str = constants.DEFAULT_ARCH
+    epochs: int = constants.DEFAULT_EPOCHS
+    batch_size: int = constants.DEFAULT_BATCH_SIZE
+    seed: int = 0
+    train_limit: Optional[int] = None
+    augment_copies: int = 0
+    outliers: int = 0
+    outlier_data: Optional[str] = None
+
+    @property
+    def robust(self) -> bool:
+        """True when training for real-world inputs (augmentation or outliers)."""
+        return self.augment_copies > 0 or self.outliers > 0
