@@ -8,8 +8,14 @@ import sys
 import time
 import urllib.request
 import zlib
+from pathlib import Path
 
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+FIXTURES = TESTS / "fixtures"  # tiny committed .tflite models and inputs: device tests need no TensorFlow
+FUZZ = TESTS / "fuzz"
+FUZZ_IMAGES = FUZZ / "regressions" / "image"
 
 HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch")
 

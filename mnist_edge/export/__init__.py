@@ -31,6 +31,7 @@ from mnist_edge.export.pipeline import (
     convert_model,
     export,
     format_table,
+    gate,
     validate_model_outputs,
     write_artifacts,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "convert_model",
     "export",
     "format_table",
+    "gate",
     "representative_images",
     "validate_model_outputs",
     "write_artifacts",

@@ -12,7 +12,7 @@ tflite-runtime: the interpreter's C++ wrapper (``Interpreter._interpreter``),
 whose ``Invoke`` runs beside persistent tensor views, which the public
 ``invoke()`` refuses (it guards against views outliving a reallocation; the
 single-image interpreter is never resized, so the views stay valid).
-``tests/test_runtime.py`` fails loudly if the attribute disappears;
+``tests/runtime/test_runtime.py`` fails loudly if the attribute disappears;
 without it the fast path falls back to the public set/invoke/get API.
 """
 

@@ -18,7 +18,7 @@ protocol, a subclass of uvicorn's httptools protocol (passed as
 
 Malformed requests get the service's JSON error instead of uvicorn's plain
 text. Subclassing keeps uvicorn's parser and flow control; the methods
-overridden here are checked by tests/test_serve_connection.py against the
+overridden here are checked by tests/serve/test_serve_connection.py against the
 installed uvicorn.
 """
 

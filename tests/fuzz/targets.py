@@ -6,7 +6,7 @@ Any other exception is a finding (the user would see a traceback), and so is
 a crash (a signal) or more than the fuzzer's memory limit.
 
 Used by ``tests/fuzz/run.py`` (coverage-guided, with atheris) and by
-``tests/test_fuzz.py`` (which also replays every saved finding).
+``tests/fuzz/test_fuzz.py`` (which also replays every saved finding).
 """
 
 from __future__ import annotations

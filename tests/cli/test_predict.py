@@ -5,12 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import heavy, modules_after, third_party
+from helpers import FIXTURES, heavy, modules_after, third_party
 from PIL import Image
 
 from mnist_edge.cli import main
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def huge_png(path, side=30000):

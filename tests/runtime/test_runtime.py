@@ -3,14 +3,13 @@
 import json
 import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import FIXTURES
 
 from mnist_edge import runtime
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEFAULT = runtime.default_model_path()
 MODELS = {
     "int8": DEFAULT,

@@ -1,16 +1,14 @@
 """The microcontroller target: TensorFlow Lite Micro's real kernels on the host (no TensorFlow)."""
 
 import json
-from pathlib import Path
 
 import pytest
-from helpers import require_extra
+from helpers import FIXTURES, require_extra
 
 require_extra("tflite_micro", "micro")
 
 from mnist_edge.export import micro
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CNN = FIXTURES / "mnist_cnn_int8.tflite"
 MLP = FIXTURES / "mnist_mlp_int8_uint8io.tflite"
 

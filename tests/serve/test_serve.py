@@ -14,11 +14,10 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import modules_after, read_response, start_serve, third_party
+from helpers import FUZZ_IMAGES, modules_after, read_response, start_serve, third_party
 from PIL import Image
 
 # No importorskip: the serve extra brings Starlette and the dev extra its test
@@ -32,7 +31,6 @@ from mnist_edge.serve.app import create_app
 
 DEFAULT = runtime.default_model_path()
 NAME = DEFAULT.stem
-FUZZ_IMAGES = Path(__file__).resolve().parent / "fuzz" / "regressions" / "image"
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import FIXTURES, FUZZ_IMAGES
 from PIL import Image
 
 from mnist_edge import runtime
 from mnist_edge.errors import ImageError
 from mnist_edge.runtime import flatbuf, reading
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEFAULT = runtime.default_model_path()
 
 
@@ -252,7 +252,7 @@ def test_one_message_for_every_image_over_the_limit(tmp_path, width, height):
     assert "100 megapixels" in result.error
 
 
-TINY_WEBP_BOMB = Path(__file__).parent / "fuzz" / "regressions" / "image" / "webp-declares-77-megapixels.webp"
+TINY_WEBP_BOMB = FUZZ_IMAGES / "webp-declares-77-megapixels.webp"
 
 
 def test_a_tiny_webp_that_declares_77_megapixels_is_refused_before_decoding(digit_png):
@@ -329,7 +329,7 @@ def test_decoder_warnings_do_not_leak(tmp_path, mnist):
 
 def test_pillows_error_log_does_not_leak():
     """A TIFF claiming 122 samples a pixel: Pillow logs at ERROR, then raises."""
-    tiff = Path(__file__).parent / "fixtures" / "tiff-122-samples-per-pixel.tif"
+    tiff = FIXTURES / "tiff-122-samples-per-pixel.tif"
     rc, stdout, stderr, _ = run_cli(["predict", "-q", tiff])
     assert rc == 4
     unreadable = "not an image Pillow can read (unknown format or corrupt header)"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import FIXTURES
 
 from mnist_edge import runtime
 from mnist_edge.cli import main
 from mnist_edge.runtime import reference
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 INT8 = FIXTURES / "mnist_mlp_int8_uint8io.tflite"
 CNN = FIXTURES / "mnist_cnn_int8.tflite"
 HAS_TF = importlib.util.find_spec("tensorflow") is not None

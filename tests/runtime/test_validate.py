@@ -2,15 +2,13 @@
 and export's parity gate. (Whole corrupt files are in test_hostile_inputs and the fuzz suite.)"""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
+from helpers import FIXTURES
 
 from mnist_edge.errors import RuntimeModelError
 from mnist_edge.export import GateFailure, gate
 from mnist_edge.runtime import validate
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def tensor(**changes):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import FIXTURES
 
 from mnist_edge import data
 from mnist_edge.cli import main
@@ -154,7 +155,6 @@ BREAKERS = [
 ]
 
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 needs_tensorflow = pytest.mark.skipif(
     not HAS_TENSORFLOW, reason="needs the train extra (tensorflow is not installed)"

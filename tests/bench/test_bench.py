@@ -2,17 +2,14 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import require_extra
+from helpers import FIXTURES, require_extra
 
 require_extra("tensorflow", "train")
 
 from mnist_edge.cli import main
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="module")

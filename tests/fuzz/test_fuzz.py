@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import require_extra
 
-FUZZ = Path(__file__).resolve().parent / "fuzz"
+FUZZ = Path(__file__).resolve().parent
 TARGETS = ["model", "image", "npy", "idx", "npz", "sidecar"]
 REGRESSIONS = sorted(p for p in (FUZZ / "regressions").glob("*/*") if p.is_file())
 
