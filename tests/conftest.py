@@ -29,6 +29,29 @@ def mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_idx_dir(tmp_path_factory) -> Path:
+    """A small synthetic dataset in MNIST's IDX layout (300 train / 100 test), for tests that need
+    *a* dataset, not MNIST's accuracy: made once per session, copied in a moment."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("small_idx")
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (300, 28, 28)),
+        "train-labels-idx1-ubyte.gz": np.arange(300) % 10,
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (100, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": np.arange(100) % 10,
+    }
+    for name, array in arrays.items():
+        header = struct.pack(">HBB", 0, 8, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+        (folder / name).write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+    return folder
+
+
+@pytest.fixture(scope="session")
 def mnist(mnist_dir):
     from mnist_edge import data
 
