@@ -2,19 +2,8 @@
 
 As in click's ``ClickException``, every error a user can cause carries its
 own ``exit_code``, and one place (:func:`mnist_edge.cli.main`) maps them,
-and Ctrl-C, to the process exit status and a single line on stderr:
-
-====  ======================================================================
-code  meaning
-====  ======================================================================
-0     success
-1     an error the user can fix (:class:`MnistEdgeError` and most subclasses)
-2     usage error (click's own code for a bad option or argument)
-3     a parity gate failed (:class:`GateError`)
-4     some inputs failed while the others were processed (:class:`PartialFailure`)
-130   interrupted (Ctrl-C)
-143   terminated (SIGTERM); cleanup ran first
-====  ======================================================================
+and Ctrl-C, to the process exit status and a single line on stderr.
+:data:`EXIT_CODES` is the one table of them (``--help`` prints it).
 
 This module imports nothing but the standard library, so the device side
 can raise and catch these without pulling in anything else.
@@ -28,6 +17,15 @@ EXIT_GATE = 3
 EXIT_PARTIAL = 4
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_CODES = {
+    0: "ok (a 'not a digit' answer too)",
+    EXIT_USER: "an error you can fix (data, model, output folder, missing extra)",
+    2: "usage error (a bad option or argument: click's own code)",
+    EXIT_GATE: "a parity gate failed (export)",
+    EXIT_PARTIAL: "some inputs failed, the others were processed",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_TERMINATED: "terminated (SIGTERM); cleanup ran first",
+}
 
 
 class MnistEdgeError(Exception):

@@ -86,3 +86,10 @@ def test_every_quickstart_command_exists_with_its_options(runner, words):
 def test_the_quickstart_activates_the_venv_before_typing_mnist_edge():
     block = section("Quickstart")
     assert block.index("source .venv/bin/activate") < block.index("\nmnist-edge predict")
+
+
+def test_the_readmes_exit_code_table_lists_every_code():
+    from mnist_edge.errors import EXIT_CODES
+
+    rows = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", section("Quickstart"), flags=re.M)}
+    assert rows == set(EXIT_CODES)

@@ -9,14 +9,7 @@ One place maps errors to exits (:class:`MnistEdgeGroup`): every
 :class:`~mnist_edge.errors.MnistEdgeError` carries its exit code, as click's
 ``ClickException`` does, and becomes one ``Error:`` line; Ctrl-C and SIGTERM
 end with 130 / 143 after the commands' cleanup ran, saying what was kept.
-
-Exit codes:
-    0  success
-    1  an error the user can fix (missing/corrupt data or model, bad output folder)
-    2  usage error (bad option or argument; click's own code)
-    3  a parity gate failed (``export``)
-    4  some inputs failed while the others were processed (``predict``, ``bench``, ``eval``)
-    130  interrupted (Ctrl-C); 143 terminated (SIGTERM)
+The exit codes are :data:`mnist_edge.errors.EXIT_CODES`.
 """
 
 from mnist_edge.cli.group import MnistEdgeGroup, main

@@ -9,7 +9,7 @@ import click
 
 from mnist_edge import __version__
 from mnist_edge.cli.common import silence_stdout
-from mnist_edge.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, MnistEdgeError
+from mnist_edge.errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_TERMINATED, MnistEdgeError
 
 
 class Terminated(BaseException):
@@ -66,14 +66,15 @@ class MnistEdgeGroup(click.Group):
                 signal.signal(signal.SIGTERM, previous)
 
 
-@click.group(cls=MnistEdgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+HELP = "Train, export, benchmark and deploy an MNIST digit model to small devices.\n\n\b\nExit codes:\n" + (
+    "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
+)
+
+
+@click.group(cls=MnistEdgeGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mnist-edge")
 def main():
-    """Train, export, benchmark and deploy an MNIST digit model to small devices.
-
-    Exit codes: 0 ok, 1 user error, 2 usage error, 3 parity gate failed,
-    4 some inputs failed, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
-    """
+    """The ``mnist-edge`` command group (its help text is :data:`HELP`)."""
 
 
 def _register():

@@ -1,4 +1,8 @@
-"""Step 3 of an export: what is written beside each model (sidecar, C array, reference record)."""
+"""Step 3 of an export: the sidecar written beside each model.
+
+The C arrays are :func:`mnist_edge.export.micro.write_c_array`'s; the reference
+record is :mod:`mnist_edge.runtime.reference`'s.
+"""
 
 from __future__ import annotations
 

@@ -72,6 +72,17 @@ def frozen_forward(model):
     return convert_variables_to_constants_v2(concrete)
 
 
+def one_image_batches(images):
+    """The converter's and the debugger's representative data: one image per call, float32."""
+    images = np.asarray(images, dtype=np.float32)
+
+    def batches():
+        for i in range(len(images)):
+            yield [images[i : i + 1]]
+
+    return batches
+
+
 def representative_images(dataset: data_mod.Dataset, samples: int, seed: int) -> np.ndarray:
     """Calibration images: a class-balanced, seeded sample of training images.
 
@@ -114,13 +125,7 @@ def make_converter(
     elif quantization == "int8":
         if calibration is None or len(calibration) == 0:
             raise ValueError("int8 export needs calibration images")
-        images = np.asarray(calibration, dtype=np.float32)
-
-        def representative():
-            for i in range(len(images)):
-                yield [images[i : i + 1]]
-
-        converter.representative_dataset = representative
+        converter.representative_dataset = one_image_batches(calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         io_dtype = {"int8": tf.int8, "uint8": tf.uint8, "float": tf.float32}[io_type]
         converter.inference_input_type = io_dtype

@@ -11,7 +11,7 @@ import numpy as np
 
 from mnist_edge import fsutil
 from mnist_edge.evaluation.reporting import save_figure
-from mnist_edge.export.convert import make_converter
+from mnist_edge.export.convert import make_converter, one_image_batches
 from mnist_edge.runtime.backends import quiet_native_stderr
 from mnist_edge.training._tf import import_tf
 
@@ -37,14 +37,10 @@ def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path, 
     tf = import_tf()
     # The debugger needs float I/O around the int8 core to compare with float.
     converter = make_converter(concrete, "int8", "float", calibration)
-    images = np.asarray(calibration, dtype=np.float32)
-
-    def dataset():
-        for i in range(len(images)):
-            yield [images[i : i + 1]]
-
     with quiet_native_stderr():
-        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=dataset)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=one_image_batches(calibration)
+        )
         debugger.run()
     buffer = io.StringIO()
     debugger.layer_statistics_dump(buffer)

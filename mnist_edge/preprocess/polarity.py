@@ -80,12 +80,6 @@ def local_contrast(gray: np.ndarray):
     return darker, brighter
 
 
-def local_contrast_vote(gray: np.ndarray) -> bool:
-    """True when more of the image stands out darker than its surroundings than brighter."""
-    darker, brighter = local_contrast(gray)
-    return darker >= brighter
-
-
 def decide(gray: np.ndarray):
     """The ink's polarity, and whether the evidence is clear.
 

@@ -51,11 +51,6 @@ def decide(label: int, confidence: float, min_confidence: float) -> Decision:
     return Decision(label)
 
 
-def no_digit(reason: str) -> Decision:
-    """The decision for an image in which the front-end found no digit at all."""
-    return Decision(None, reason)
-
-
 def calibrate(digit_confidences: np.ndarray, rate: float = DIGIT_ABSTAIN_RATE) -> float:
     """The threshold that answers "not a digit" for about ``rate`` of held-out digits.
 

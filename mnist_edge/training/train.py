@@ -88,7 +88,7 @@ def _pipeline(
 
 def _compile(model, keras, options: TrainConfig, steps: int) -> int:
     """Compiles with Adam; returns the steps per execution used."""
-    spe = max(1, min(DEFAULTS["steps_per_execution"], steps))
+    steps_per_execution = max(1, min(DEFAULTS["steps_per_execution"], steps))
     rate = DEFAULTS["learning_rate"]
     if options.robust:
         # Longer runs on harder data settle better with a decaying rate.
@@ -97,9 +97,9 @@ def _compile(model, keras, options: TrainConfig, steps: int) -> int:
         optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss="categorical_crossentropy" if options.robust else DEFAULTS["loss"],
         metrics=["accuracy"],
-        steps_per_execution=spe,
+        steps_per_execution=steps_per_execution,
     )
-    return spe
+    return steps_per_execution
 
 
 def _progress_callback(keras, epochs: int, history: list, log: Callable[[str], None]):
