@@ -9,11 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 need_venv
 rm -rf build dist
 "$PYTHON" -m venv .venv-build
-.venv-build/bin/python -m pip install -q build >&2
-# build's own chatter (setuptools' copy lines and deprecation notes) goes to a log,
-# shown only when the build fails.
+# pip's and build's own chatter (setuptools' copy lines and deprecation notes) goes to
+# a log, shown only when something fails.
 log="$(mktemp)"
-if ! .venv-build/bin/python -m build --wheel --outdir dist . >"$log" 2>&1; then
+if ! { .venv-build/bin/python -m pip install -q build && .venv-build/bin/python -m build --wheel --outdir dist .; } \
+    >"$log" 2>&1; then
   cat "$log" >&2; rm -f "$log"; exit 1
 fi
 rm -rf .venv-build build "$log"

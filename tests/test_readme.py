@@ -93,3 +93,18 @@ def test_the_readmes_exit_code_table_lists_every_code():
 
     rows = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", section("Quickstart"), flags=re.M)}
     assert rows == set(EXIT_CODES)
+
+
+@pytest.mark.slow
+def test_build_wheel_says_only_what_it_built(tmp_path):
+    """build's own chatter (~300 lines) stays in its log unless the build fails."""
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build_wheel.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().startswith("dist/mnist_edge-") and result.stdout.strip().endswith(".whl")
+    assert len(result.stderr.splitlines()) <= 2, result.stderr

@@ -205,3 +205,11 @@ def test_the_page_asks_for_the_token_once(browser, service):
     draw(browser, DIGIT_STROKES["1"])
     assert shown_label(browser, settled=True) == "1"
     assert browser.execute_script("return localStorage.getItem('mnist-edge-token')") == "pagetoken"
+
+
+def test_before_anything_is_drawn_no_broken_image_is_shown(browser, service, artifacts):
+    open_page(browser, service)
+    browser.find_element("id", "clear").click()
+    seen = browser.find_element("id", "seen")
+    browser.save_screenshot(str(artifacts / "empty_pad.png"))
+    assert not seen.is_displayed() and not seen.get_attribute("src")

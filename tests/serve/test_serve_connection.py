@@ -181,3 +181,18 @@ def test_decoding_never_walks_a_tiffs_chain_of_directories(monkeypatch):
 
     monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "n_frames", property(walked))
     assert open_image_bytes(tiff_chain(2000)).size == (1, 1)
+
+
+def test_a_request_cut_off_by_the_grace_gets_503_and_the_log_no_traceback():
+    proc, _, port = start_serve("--grace", "1", "--client-timeout", "30")
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\nab"
+        )
+        time.sleep(0.5)  # the request is in flight, waiting for the rest of its body
+        proc.send_signal(signal.SIGTERM)
+        answer = read_response(sock, timeout=20)
+    assert proc.wait(timeout=30) == 0
+    stderr = proc.stderr.read()
+    assert answer.startswith(b"HTTP/1.1 503"), answer[:80]
+    assert "Traceback" not in stderr and "CancelledError" not in stderr, stderr
