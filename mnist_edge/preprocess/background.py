@@ -99,7 +99,10 @@ def _reading(gray: np.ndarray, background, dark_ink: bool, filter_width, noise: 
         # paper side of the residual once shading is gone.
         sigma = max(sigma, _paper_spread(residual))
     weakest = MIN_CONTRAST if filter_width is None else PHOTO_MIN_CONTRAST
-    return InkMap(ink, _stroke_level(ink), max(weakest, NOISE_FACTOR * sigma), filter_width)
+    # Thin lines count as strokes only in a clean image (a drawing, a render, a scan):
+    # on a photographed page a 1-2 px line is the paper's ruling or grid.
+    level = _stroke_level(ink, thin_lines=filter_width is None)
+    return InkMap(ink, level, max(weakest, NOISE_FACTOR * sigma), filter_width)
 
 
 def _paper_spread(residual: np.ndarray) -> float:
@@ -143,9 +146,37 @@ def _local_background(gray: np.ndarray, dark_ink: bool, size_frac: float) -> np.
     return resize(background, (w, h), "bilinear")
 
 
-def _stroke_level(ink: np.ndarray) -> float:
-    """The strongest ink that survives a 3x3 erosion: lone specks cannot pose as strokes."""
-    return float(erode3(ink).max()) if ink.size else 0.0
+def _stroke_level(ink: np.ndarray, thin_lines: bool = False) -> float:
+    """The strongest ink that survives a 3x3 erosion: lone specks cannot pose as strokes.
+
+    A stroke one or two pixels wide (a mouse drawing, a fine pen on a large
+    canvas) does not survive the erosion and was judged blank. Its pixels are
+    not specks, though: each has ink on two sides along the line. With
+    ``thin_lines``, when the erosion keeps less than half of that, the level
+    is :func:`_line_level`'s.
+    """
+    if not ink.size:
+        return 0.0
+    solid = float(erode3(ink).max())
+    if not thin_lines:
+        return solid
+    thin = _line_level(ink)
+    return solid if solid >= 0.5 * thin else thin
+
+
+def _line_level(ink: np.ndarray) -> float:
+    """The strongest ink with at least two inked neighbours as strong (a line, not a speck).
+
+    For each pixel, the smaller of its value and its second-strongest of 8
+    neighbours: a 1-pixel line keeps its level, a lone pixel or a pair drops to 0.
+    """
+    padded = np.pad(ink, 1)
+    h, w = ink.shape
+    neighbours = np.stack(
+        [padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)]
+    )
+    second = np.partition(neighbours, 6, axis=0)[6]  # the second largest of 8
+    return float(np.minimum(ink, second).max())
 
 
 def pixel_noise(gray: np.ndarray) -> float:

@@ -112,3 +112,28 @@ def test_not_a_digit_is_said(reader, kind):
     }[kind]
     answers = [reader.read_gray("x", make().astype(np.float32) / 255) for _ in range(30)]
     assert sum(a.label is None for a in answers) >= 0.6 * len(answers)
+
+
+THIN_STROKES = {  # pad coordinates (0..1); unambiguous forms
+    "7": [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.88)]],
+    "0": [[(0.5 + 0.25 * np.sin(t), 0.5 - 0.35 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 40)]],
+    "2": [[(0.25, 0.3), (0.4, 0.15), (0.65, 0.18), (0.7, 0.35), (0.25, 0.85), (0.75, 0.85)]],
+    "4": [[(0.6, 0.85), (0.6, 0.15), (0.2, 0.6), (0.75, 0.6)]],
+}
+
+
+@pytest.mark.parametrize("size", [(120, 160), (280, 280), (28, 28)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("width", [1, 2])
+@pytest.mark.parametrize("light_on_dark", [True, False], ids=["white-on-black", "black-on-white"])
+def test_a_mouse_drawing_with_one_pixel_strokes_is_read(reader, size, width, light_on_dark):
+    """Paint-program canvases: 1-2 px lines were judged 'blank or too faint' (issue 15)."""
+    from PIL import Image, ImageDraw
+
+    w, h = size
+    for label, strokes in THIN_STROKES.items():
+        canvas = Image.new("L", size, 0 if light_on_dark else 255)
+        draw = ImageDraw.Draw(canvas)
+        for stroke in strokes:
+            draw.line([(x * w, y * h) for x, y in stroke], fill=255 if light_on_dark else 0, width=width)
+        reading = reader.read_gray(label, np.asarray(canvas, np.float32) / 255)
+        assert reading.label == label, (label, reading.reason)

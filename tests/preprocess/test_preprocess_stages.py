@@ -343,3 +343,23 @@ def test_plain_normalisation_boxes_and_centres():
     form = plain_normalise(digit_like())
     ys, xs = np.nonzero(form > 0)
     assert max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 <= 21
+
+
+# -- thin strokes: a mouse drawing's 1-2 px lines are strokes, specks are not ---------------
+
+
+def test_a_one_pixel_line_keeps_its_level_and_specks_do_not_count():
+    ink = np.zeros((40, 40), np.float32)
+    ink[5:35, 20] = 0.9  # a 1 px line
+    ink[3, 3] = ink[30, 5] = ink[30, 6] = 1.0  # a lone speck and a pair
+    assert background._line_level(ink) == pytest.approx(0.9)
+    specks = np.zeros((40, 40), np.float32)
+    specks[3, 3] = specks[30, 5] = specks[30, 6] = 1.0
+    assert background._line_level(specks) == 0.0
+
+
+@pytest.mark.parametrize("thin_lines,expected", [(True, 0.9), (False, 0.0)])
+def test_thin_lines_count_only_where_the_image_is_clean(thin_lines, expected):
+    ink = np.zeros((40, 40), np.float32)
+    ink[5:35, 20] = 0.9
+    assert background._stroke_level(ink, thin_lines=thin_lines) == pytest.approx(expected)
