@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "mnist_edge"
+import mnist_edge
+
+# The package as imported: the source tree here, the installed copy in CI's runtime-only venv.
+PACKAGE = Path(mnist_edge.__file__).resolve().parent
 DEVICE_SIDE = ("runtime", "preprocess", "serve", "evaluation", "bench", "data", "cli")
 BUILD_SIDE = ("training", "export", "synthesis")
 
