@@ -1,0 +1,126 @@
+"""Digits drawn from strokes in the forms MNIST's writers rarely used (numpy + Pillow).
+
+MNIST's American writers almost never write a 1 with a long up-stroke flag
+and a foot, a 7 with a crossbar, a 4 with an open top (like ч) or a closed
+triangle, or a 9 with a straight stem. Each form here is a list of strokes
+in a unit box; :func:`render` draws one with a random pen: jittered points,
+slant, aspect, stroke width, and as a thin mouse line, a pen on paper, or a
+marker. Used to measure how the model reads other writers' forms
+(``benchmarks/fine_tune.py``) and to test fine-tuning; the glyphs are
+checked against the default model's reading of them (tests).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+Stroke = List[Tuple[float, float]]
+
+
+def _arc(cx, cy, rx, ry, start, end, n=14) -> Stroke:
+    """Points on an ellipse; angles in turns, 0 at the top, clockwise."""
+    t = np.linspace(start, end, n) * 2 * np.pi
+    return [(cx + rx * np.sin(a), cy - ry * np.cos(a)) for a in t]
+
+
+# The forms, by label: each a list of strokes in a unit box (x right, y down).
+FORMS: Dict[str, List[List[Stroke]]] = {
+    "0": [[_arc(0.5, 0.5, 0.3, 0.42, 0, 1, 24)]],
+    "1": [
+        [[(0.3, 0.3), (0.58, 0.08), (0.58, 0.92)]],  # a long flag
+        [[(0.3, 0.3), (0.58, 0.08), (0.58, 0.92)], [(0.38, 0.92), (0.78, 0.92)]],  # flag and foot
+    ],
+    "2": [[[(0.25, 0.3)] + _arc(0.5, 0.32, 0.25, 0.22, -0.2, 0.3) + [(0.22, 0.9), (0.8, 0.9)]]],
+    "3": [[_arc(0.48, 0.3, 0.25, 0.2, -0.2, 0.5) + _arc(0.48, 0.7, 0.27, 0.22, 0.0, 0.7)]],
+    "4": [
+        [[(0.55, 0.08), (0.2, 0.62), (0.82, 0.62)], [(0.62, 0.35), (0.62, 0.95)]],  # closed triangle
+        [[(0.22, 0.1), (0.22, 0.55), (0.78, 0.55)], [(0.78, 0.1), (0.78, 0.95)]],  # open top, like ч
+    ],
+    "5": [[[(0.75, 0.1), (0.3, 0.1), (0.27, 0.45)] + _arc(0.48, 0.66, 0.27, 0.25, -0.2, 0.6)]],
+    "6": [[[(0.68, 0.1), (0.45, 0.26), (0.3, 0.5)] + _arc(0.53, 0.68, 0.24, 0.22, 0.75, 1.75, 24)]],
+    "7": [
+        [[(0.2, 0.1), (0.8, 0.1), (0.4, 0.92)], [(0.3, 0.5), (0.72, 0.5)]],  # with a crossbar
+        [[(0.2, 0.18), (0.28, 0.1), (0.8, 0.1), (0.42, 0.92)]],
+    ],
+    "8": [[_arc(0.5, 0.28, 0.2, 0.19, 0.5, 1.5) + _arc(0.5, 0.7, 0.26, 0.23, 0.0, 1.0, 20)]],
+    "9": [
+        [_arc(0.48, 0.32, 0.25, 0.23, 0.25, 1.25, 20) + [(0.73, 0.3), (0.73, 0.95)]],  # straight stem
+        [_arc(0.5, 0.3, 0.2, 0.18, 0.25, 1.25, 20) + [(0.7, 0.3), (0.62, 0.9), (0.4, 0.95)]],  # hooked
+    ],
+}
+PENS = ("mouse", "pen", "marker")
+
+
+def _transform(strokes: Sequence[Stroke], rng: np.random.Generator, size: int) -> List[Stroke]:
+    slant = rng.uniform(-0.25, 0.15)
+    aspect = rng.uniform(0.75, 1.15)
+    jitter = 0.008  # per point; the shape varies through slant, aspect and the pen
+    margin = rng.uniform(0.12, 0.25) * size
+    span = size - 2 * margin
+    out = []
+    for stroke in strokes:
+        points = []
+        for x, y in stroke:
+            x = 0.5 + (x - 0.5) * aspect + slant * (0.5 - y) + rng.normal(0, jitter)
+            y = y + rng.normal(0, jitter)
+            points.append((margin + x * span, margin + y * span))
+        out.append(points)
+    return out
+
+
+def render(label: str, rng: np.random.Generator, form: int = -1, pen: str = "") -> bytes:
+    """One PNG of ``label`` in one of its forms (random when ``form`` is -1), drawn with ``pen``.
+
+    Args:
+        label: "0".."9".
+        rng: the random generator (the same seed, the same image).
+        form: index into :data:`FORMS` [label], or -1 for a random one.
+        pen: "mouse" (1-2 px on a dark or light canvas), "pen" (dark ink on
+            paper, softened) or "marker" (thick); "" for a random one.
+
+    Returns:
+        The PNG's bytes.
+    """
+    forms = FORMS[label]
+    strokes = forms[int(rng.integers(len(forms))) if form < 0 else form]
+    pen = pen or PENS[int(rng.integers(len(PENS)))]
+    size = int(rng.integers(96, 220))
+    dark_canvas = pen == "mouse" and rng.random() < 0.5
+    paper, ink = (0, 255) if dark_canvas else (int(rng.integers(215, 256)), int(rng.integers(0, 60)))
+    width = {"mouse": int(rng.integers(1, 3)), "pen": max(2, size // 40), "marker": max(4, size // 14)}[pen]
+    image = Image.new("L", (size, size), paper)
+    draw = ImageDraw.Draw(image)
+    for stroke in _transform(strokes, rng, size):
+        draw.line(stroke, fill=ink, width=width, joint="curve")
+    if pen == "pen":
+        image = image.filter(ImageFilter.GaussianBlur(0.6))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_set(folder, per_class: int, seed: int = 0, forms: Optional[Dict[str, int]] = None) -> int:
+    """Writes ``per_class`` images of each digit as ``<n>_<label>.png``; returns how many.
+
+    Args:
+        folder: created if missing.
+        per_class: images per digit.
+        seed: the random seed.
+        forms: a fixed form index per label (others random).
+    """
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    count = 0
+    for label in FORMS:
+        for k in range(per_class):
+            data = render(label, rng, form=(forms or {}).get(label, -1))
+            (folder / f"g{k:04d}_{label}.png").write_bytes(data)
+            count += 1
+    return count
