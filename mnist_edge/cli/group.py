@@ -78,9 +78,18 @@ def main():
 
 
 def _register():
-    from mnist_edge.cli import bench_cmd, data_cmd, eval_cmd, export_cmd, predict_cmd, serve_cmd, train_cmd
+    from mnist_edge.cli import (
+        bench_cmd,
+        data_cmd,
+        eval_cmd,
+        export_cmd,
+        micro_cmd,
+        predict_cmd,
+        serve_cmd,
+        train_cmd,
+    )
 
-    for module in (train_cmd, eval_cmd, export_cmd, bench_cmd, predict_cmd, serve_cmd, data_cmd):
+    for module in (train_cmd, eval_cmd, export_cmd, bench_cmd, predict_cmd, serve_cmd, data_cmd, micro_cmd):
         main.add_command(module.command)
 
 

@@ -1,6 +1,6 @@
 """Step 3 of an export: the sidecar written beside each model.
 
-The C arrays are :func:`mnist_edge.export.micro.write_c_array`'s; the reference
+The C arrays are :func:`mnist_edge.export.c_array.write_c_array`'s; the reference
 record is :mod:`mnist_edge.runtime.reference`'s.
 """
 

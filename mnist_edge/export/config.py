@@ -23,7 +23,7 @@ class ExportConfig:
         debug: also write the int8 per-layer error report.
         c_array: also write the int8 model as a C source/header pair.
         micro: also check the int8 model with TensorFlow Lite Micro and write its
-            C array and ``NAME.micro.json`` (:mod:`mnist_edge.export.micro`).
+            C array and ``NAME.micro.json`` (:mod:`mnist_edge.evaluation.micro`).
     """
 
     quantizations: Tuple[str, ...] = constants.QUANTIZATIONS

@@ -15,9 +15,9 @@ import numpy as np
 
 from mnist_edge import constants, fsutil
 from mnist_edge import data as data_mod
-from mnist_edge.evaluation import evaluate, parity
-from mnist_edge.export import micro
+from mnist_edge.evaluation import evaluate, micro, parity
 from mnist_edge.export.artifacts import build_sidecar
+from mnist_edge.export.c_array import write_c_array
 from mnist_edge.export.config import ExportConfig
 from mnist_edge.export.convert import (
     FORMAT_NAMES,
@@ -28,7 +28,6 @@ from mnist_edge.export.convert import (
     representative_images,
 )
 from mnist_edge.export.debug import quantization_debug_report
-from mnist_edge.export.micro import write_c_array
 from mnist_edge.runtime import Predictor, reference
 from mnist_edge.runtime.sidecar import sidecar_path
 from mnist_edge.training import keras_model

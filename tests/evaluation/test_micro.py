@@ -7,7 +7,7 @@ from helpers import FIXTURES, require_extra
 
 require_extra("tflite_micro", "micro")
 
-from mnist_edge.export import micro
+from mnist_edge.evaluation import micro
 
 CNN = FIXTURES / "mnist_cnn_int8.tflite"
 MLP = FIXTURES / "mnist_mlp_int8_uint8io.tflite"
@@ -73,3 +73,39 @@ def test_an_operator_tflm_lacks_is_named():
 
 def test_the_result_is_json(cnn_result):
     assert json.loads(json.dumps(cnn_result)) == cnn_result
+
+
+def test_the_micro_command_checks_an_existing_model(runner, mnist_dir, tmp_path):
+    from mnist_edge.cli import main
+
+    args = ["micro", str(CNN), "--data-dir", str(mnist_dir), "--test-images", "300"]
+    result = runner.invoke(main, [*args, "--json", "--c-array", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["n"] == 300 and doc["agreement_with_litert"] >= 0.999 and doc["arena_bytes"] > 1024
+    assert sorted(p.rsplit("/", 1)[-1] for p in doc["c_array"]) == ["mnist_cnn_int8.cc", "mnist_cnn_int8.h"]
+    table = runner.invoke(main, args).stdout
+    assert "TensorFlow Lite Micro: mnist_cnn_int8.tflite" in table and "Raspberry Pi Pico" in table
+
+
+def test_the_micro_command_refuses_a_float_model_in_one_line(runner, mnist_dir):
+    from mnist_edge.cli import main
+
+    result = runner.invoke(
+        main, ["micro", str(FIXTURES / "mnist_mlp_float32.tflite"), "--data-dir", str(mnist_dir)]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].endswith("export it with --quantize int8")
+
+
+def test_the_micro_command_never_imports_tensorflow(mnist_dir):
+    from helpers import heavy, modules_after
+
+    code = (
+        "import sys\n"
+        "from mnist_edge.cli import main\n"
+        f"sys.argv = ['mnist-edge', 'micro', {str(CNN)!r}, '--data-dir', {str(mnist_dir)!r},"
+        " '--test-images', '100']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+    )
+    assert heavy(modules_after(code)) == []
