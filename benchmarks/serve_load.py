@@ -46,7 +46,7 @@ def free_port() -> int:
 class Service:
     """`mnist-edge serve` in a child process, stopped with SIGTERM."""
 
-    def __init__(self, workers: int, extra=()):
+    def __init__(self, workers: int, extra=(), env=None):
         self.port = free_port()
         self.proc = subprocess.Popen(
             [
@@ -63,6 +63,7 @@ class Service:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=env,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 60

@@ -11,9 +11,11 @@ Used by ``tests/fuzz/run.py`` (coverage-guided, with atheris) and by
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import numpy as np
 from mnist_edge.errors import MnistEdgeError
 
 WORK = Path(tempfile.mkdtemp(prefix="mnist-edge-fuzz-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # replays and fuzzing leave nothing in $TMPDIR
 
 
 def model_target(data: bytes) -> None:
