@@ -34,6 +34,7 @@ from mnist_edge.evaluation.image_eval import labelled_images
 from mnist_edge.evaluation.reporting import library_versions
 from mnist_edge.preprocess import load_gray, to_mnist
 from mnist_edge.runtime import default_model_path, sidecar_path
+from mnist_edge.training import keras_model
 from mnist_edge.training._tf import import_tf
 
 LABELS = [str(i) for i in range(10)]
@@ -123,7 +124,7 @@ def load_source(source: str, dataset: data_mod.Dataset, log: Callable[[str], Non
     Raises:
         ModelError: missing, unreadable, or a ``.tflite`` that cannot be rebuilt.
     """
-    from mnist_edge.training import keras_model, rebuild
+    from mnist_edge.training import rebuild
 
     path = default_model_path() if source == "default" else Path(source)
     if not path.is_file():
@@ -217,7 +218,10 @@ def fine_tune(
     log(f"after: held back {after['held_back_accuracy']:.4f}, MNIST {after['mnist_test_accuracy']:.4f}")
     meta = _metadata(source_path, images_dir, user, config, before, after, abstain, dataset)
     meta["threshold"] = threshold
-    return _save(model, meta, Path(out_dir), f"{source_path.stem.removesuffix('_int8')}_finetuned")
+    keras_model.save_with_metadata(
+        model, meta, Path(out_dir), f"{source_path.stem.removesuffix('_int8')}_finetuned"
+    )
+    return meta
 
 
 def _metadata(source_path, images_dir, user, config, before, after, abstain, dataset) -> dict:
@@ -241,19 +245,6 @@ def _metadata(source_path, images_dir, user, config, before, after, abstain, dat
         "abstain": abstain,
         "versions": library_versions(),
     }
-
-
-def _save(model, meta: dict, out_dir: Path, stem: str) -> dict:
-    final = out_dir / f"{stem}.keras"
-    meta["model"] = str(final)
-    with fsutil.staging_dir(out_dir) as stage:
-        staged = stage / final.name
-        model.save(staged)
-        meta["sha256"] = fsutil.sha256_file(staged)
-        staged_meta = fsutil.write_json_atomic(sidecar_path(staged), meta)
-        fsutil.commit(staged, final)
-        fsutil.commit(staged_meta, sidecar_path(final))
-    return meta
 
 
 def format_table(meta: dict) -> str:

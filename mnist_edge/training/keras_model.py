@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import Optional
 
-from mnist_edge import constants
+from mnist_edge import constants, fsutil
 from mnist_edge.errors import ModelError
 from mnist_edge.runtime.sidecar import sidecar_path
 from mnist_edge.training._tf import import_tf
@@ -98,3 +98,21 @@ def load_metadata(model_path: os.PathLike) -> Optional[dict]:
         return json.loads(meta_path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def save_with_metadata(model, meta: dict, out_dir: Path, stem: str) -> Path:
+    """Writes ``<stem>.keras`` and its metadata ``<stem>.json`` through a staging folder.
+
+    Both appear under their final names only once both are complete; ``meta``
+    gains the model's final path and SHA-256.
+    """
+    final_model = Path(out_dir) / f"{stem}.keras"
+    meta["model"] = str(final_model)
+    with fsutil.staging_dir(out_dir) as stage:
+        staged_model = stage / final_model.name
+        model.save(staged_model)
+        meta["sha256"] = fsutil.sha256_file(staged_model)
+        staged_meta = fsutil.write_json_atomic(sidecar_path(staged_model), meta)
+        fsutil.commit(staged_model, final_model)
+        fsutil.commit(staged_meta, sidecar_path(final_model))
+    return final_model

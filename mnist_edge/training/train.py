@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from pathlib import Path
 from typing import Callable, Dict, Optional
 
 import numpy as np
@@ -36,7 +35,7 @@ from mnist_edge import fsutil
 from mnist_edge.evaluation import reporting
 from mnist_edge.evaluation.evaluate import keras_probabilities, metrics
 from mnist_edge.runtime.sidecar import sidecar_path
-from mnist_edge.training import trainset
+from mnist_edge.training import keras_model, trainset
 from mnist_edge.training._tf import import_tf
 from mnist_edge.training.config import TrainConfig
 from mnist_edge.training.models import ARCHS, DROPOUT, build_model  # noqa: F401 (re-exported)
@@ -201,20 +200,6 @@ def _metadata(options: TrainConfig, dataset, fitted: Fitted, threads, test, para
     }
 
 
-def _save(model, meta: dict, out_dir: Path, stem: str) -> None:
-    """Writes ``<stem>.keras`` and ``<stem>.json`` through a staging folder."""
-    final_model = out_dir / f"{stem}.keras"
-    final_meta = sidecar_path(final_model)
-    meta["model"] = str(final_model)
-    with fsutil.staging_dir(out_dir) as stage:
-        staged_model = stage / final_model.name
-        model.save(staged_model)
-        meta["sha256"] = fsutil.sha256_file(staged_model)
-        staged_meta = fsutil.write_json_atomic(sidecar_path(staged_model), meta)
-        fsutil.commit(staged_model, final_model)
-        fsutil.commit(staged_meta, final_meta)
-
-
 def train(
     dataset: data_mod.Dataset,
     out_dir: os.PathLike,
@@ -252,7 +237,7 @@ def train(
     test = _test_metrics(model, dataset)
     abstain_info = trainset.calibrate_abstention(model, held_out, config, log)
     meta = _metadata(config, dataset, fitted, threads, test, int(model.count_params()), abstain_info)
-    _save(model, meta, out_dir, model_stem(dataset.name, config.arch))
+    keras_model.save_with_metadata(model, meta, out_dir, model_stem(dataset.name, config.arch))
     return meta
 
 
