@@ -155,6 +155,7 @@ def test_bench_report_counts_float32_int8_disagreements(bench_run, mnist):
         assert not (folder / "report" / "disagreements.png").exists()
 
 
+@pytest.mark.slow  # an end-to-end run: the README command and CI run it, the fast tier does not
 def test_bench_bad_files_still_benchmarks_the_rest(runner, tmp_path, small_model, mnist_dir):
     shutil.copy(small_model, tmp_path / "mnist_mlp.keras")
     good = FIXTURES / "mnist_mlp_int8_uint8io.tflite"

@@ -352,6 +352,7 @@ def export_argv(model, out, mnist_dir, quantize):
     ]
 
 
+@pytest.mark.slow  # an end-to-end run: the README command and CI run it, the fast tier does not
 def test_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_model, mnist_dir):
     import subprocess
 
@@ -371,6 +372,7 @@ def test_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_
     assert not list(out.iterdir())  # no partial file, no staging folder
 
 
+@pytest.mark.slow  # an end-to-end run: the README command and CI run it, the fast tier does not
 def test_sigterm_mid_export_cleans_up_and_exits_143(tmp_path, small_model, mnist_dir):
     import signal
     import subprocess

@@ -121,6 +121,7 @@ def test_mnist_form_geometry(mnist):
     assert form.max() == 255 and np.median(form) == 0  # white digit on black
 
 
+@pytest.mark.slow  # an end-to-end run: the README command and CI run it, the fast tier does not
 def test_photos_of_ink_on_squared_paper(mnist, predictor):
     """Photo-like renderings of MNIST test digits: >= 90 % right."""
     rng = np.random.default_rng(2024)
