@@ -3,8 +3,12 @@
 For each rendering in :mod:`mnist_edge.synthesis.renderings` (size-normalised scans
 that the digit fills, with a margin, inverted; very low-resolution scans
 enlarged; thin pens, fat markers, broken and dotted strokes; low contrast,
-blur, JPEG; photos of squared paper), MNIST *test* digits are drawn that
-way and read twice by the same model, side by side in one run:
+blur, JPEG; photos of squared paper; 1 px mouse lines on a clean canvas),
+MNIST *test* digits are drawn that way and read twice by the same model,
+side by side in one run. The ``glyphs-*`` rows draw each test digit's label
+in the forms MNIST lacks instead (:mod:`mnist_edge.synthesis.glyphs`: a flagged
+1, crossed 7, open and triangle 4s, straight and hooked 9s), with a mouse, a
+pen or a marker:
 
 * plain: threshold, crop to the ink's box, 20 px keeping the aspect,
   centre of mass (``mnist_edge.preprocess.plain``);
@@ -28,8 +32,18 @@ import numpy as np
 
 from mnist_edge import data, runtime
 from mnist_edge.preprocess import NoDigitError, plain, to_mnist_candidates
+from mnist_edge.preprocess.load import open_image_bytes, pil_to_gray
 from mnist_edge.runtime import abstain, reading
-from mnist_edge.synthesis import renderings
+from mnist_edge.synthesis import glyphs, renderings
+
+GLYPH_ROWS = {f"glyphs-{pen}": pen for pen in glyphs.PENS}
+
+
+def draw_glyph(pen, label, rng):
+    """A stroke-drawn digit of ``label`` as uint8 grey (what a user's file would decode to)."""
+    return np.round(pil_to_gray(open_image_bytes(glyphs.render(str(label), rng, pen=pen))) * 255).astype(
+        np.uint8
+    )
 
 
 def score(predictor, threshold, image, normalise, label):
@@ -56,7 +70,7 @@ def main():
     dataset = data.load()
     predictor = runtime.Predictor(args.model or runtime.default_model_path(), num_threads=1)
     threshold = reading.Reader(predictor).min_confidence
-    names = args.only.split(",") if args.only else list(renderings.RENDERINGS)
+    names = args.only.split(",") if args.only else list(renderings.RENDERINGS) + list(GLYPH_ROWS)
     print(
         f"model {predictor.model_path}; 'not a digit' below {threshold:.3f}; "
         f"{args.n} MNIST test digits per rendering, seed {args.seed}"
@@ -66,12 +80,14 @@ def main():
     for name in names:
         rng = np.random.default_rng([args.seed, len(name)])
         idx = rng.choice(len(dataset.y_test), size=args.n, replace=False)
-        draw = renderings.RENDERINGS[name]
         plain_right = front_right = 0
         seconds = 0.0
         for i in idx:
-            image = draw(dataset.x_test[i], rng)
             label = int(dataset.y_test[i])
+            if name in GLYPH_ROWS:
+                image = draw_glyph(GLYPH_ROWS[name], label, rng)
+            else:
+                image = renderings.RENDERINGS[name](dataset.x_test[i], rng)
             plain_right += score(predictor, threshold, image, plain.plain_normalise, label)
             t0 = time.perf_counter()
             front_right += score(predictor, threshold, image, to_mnist_candidates, label)

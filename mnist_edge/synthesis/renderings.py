@@ -252,6 +252,12 @@ def huge_page(digit, rng):
     return to_u8(page)
 
 
+def mouse_canvas(digit, rng, side=160, light_on_dark=True):
+    """A paint program's canvas: the digit's 1 px centre line, exact black and white, no noise."""
+    line = with_margin(skeleton(digit, side).astype(np.float32), 0.15)
+    return to_u8(line if light_on_dark else 1.0 - line)
+
+
 RENDERINGS: Dict[str, Rendering] = {
     # the kinds of independent scans the acceptance tables name
     "scan16-tight-light": lambda d, r: scan_tight(d, r, 16, True),
@@ -277,6 +283,9 @@ RENDERINGS: Dict[str, Rendering] = {
     "blurred": blurred,
     "jpeg-q20": jpeg_small,
     "photo": photo,
+    # drawn with a mouse: 1 px lines on a clean canvas (judged blank before strokes of 1-2 px counted)
+    "mouse-1px-white-on-black": lambda d, r: mouse_canvas(d, r, 160, True),
+    "mouse-1px-black-on-white": lambda d, r: mouse_canvas(d, r, 120, False),
 }
 # Slow to render (seconds each); tests use a handful.
 HEAVY_RENDERINGS: Dict[str, Rendering] = {"huge-page": huge_page}

@@ -40,6 +40,8 @@ KINDS = [
     ("blurred", 0.9),
     ("jpeg-q20", 0.9),
     ("photo", 0.9),  # squared paper, shadow, uneven light, noise, JPEG
+    ("mouse-1px-white-on-black", 0.9),  # a paint program's 1 px lines (all "blank" before)
+    ("mouse-1px-black-on-white", 0.9),
 ]
 
 
