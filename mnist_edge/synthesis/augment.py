@@ -53,8 +53,8 @@ def _code_digest() -> str:
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(
-        [package / "augment.py", package / "renderings.py", package / "outliers.py", package / "synth.py"]
-        + list((package / "preprocess").glob("*.py"))
+        [package / name for name in ("augment.py", "renderings.py", "outliers.py", "synth.py", "glyphs.py")]
+        + list((package.parent / "preprocess").glob("*.py"))
     ):
         digest.update(ast.dump(ast.parse(path.read_text(encoding="utf-8"))).encode())
     return digest.hexdigest()[:16]
@@ -93,25 +93,6 @@ def cached(
     return arrays
 
 
-def elastic(ink: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
-    """Bends the strokes by a smooth random displacement field (another hand's wobble).
-
-    A 4x4 grid of random offsets (``amount`` of the image size, at most) is
-    interpolated bilinearly over the image and the ink resampled there.
-    """
-    h, w = ink.shape
-    coarse = rng.normal(0, amount * max(h, w) / 2, size=(2, 4, 4)).astype(np.float32)
-    dy, dx = (renderings.resize(c, (w, h), "bicubic") for c in coarse)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    y = np.clip(yy + dy, 0, h - 1.001)
-    x = np.clip(xx + dx, 0, w - 1.001)
-    y0, x0 = y.astype(np.int32), x.astype(np.int32)
-    fy, fx = y - y0, x - x0
-    top = ink[y0, x0] * (1 - fx) + ink[y0, x0 + 1] * fx
-    bottom = ink[y0 + 1, x0] * (1 - fx) + ink[y0 + 1, x0 + 1] * fx
-    return top * (1 - fy) + bottom * fy
-
-
 def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A slightly rotated, sheared, stretched and bent copy of an MNIST digit, in MNIST form again.
 
@@ -123,7 +104,7 @@ def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ink = renderings.enlarge(renderings.ink_box(digit), 4, "bicubic")
     ink = np.pad(ink, max(ink.shape) // 2)
     if rng.random() < 0.5:
-        ink = elastic(ink, rng, rng.uniform(0.02, 0.06))
+        ink = renderings.elastic(ink, rng, rng.uniform(0.02, 0.06))
     h, w = ink.shape
     angle = np.deg2rad(rng.uniform(-12, 12))
     shear = rng.uniform(-0.25, 0.25)
@@ -147,7 +128,9 @@ def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _scan(d, rng):
     side = int(rng.choice([10, 12, 14, 16, 20, 24, 32]))
-    img = renderings.fit_square(renderings.ink_box(d), side, stretch=bool(rng.random() < 0.25))
+    img = renderings.fit_square(renderings.ink_box(d), side, stretch=bool(rng.random() < 0.35))
+    if rng.random() < 0.3:  # scanners that keep one bit a pixel
+        img = (img > rng.uniform(0.3, 0.6)).astype(np.float32)
     if rng.random() < 0.5:
         img = renderings.with_margin(img, rng.uniform(0.05, 0.3))
     factor = int(rng.choice([1, 1, 2, 3, 4]))
@@ -296,6 +279,49 @@ def augmented_digits(
     )
 
 
+def _style_chunk(args):
+    from mnist_edge.synthesis import glyphs
+
+    count, first, seed = args
+    rng = np.random.default_rng(seed)
+    images, kept = [], []
+    for k in range(first, first + count):
+        label = k % 10
+        out = augment_digit(glyphs.mnist_form(str(label), rng), rng)
+        if out is not None:
+            images.append(out)
+            kept.append(label)
+    return np.asarray(images, np.uint8).reshape(-1, 28, 28), np.asarray(kept, np.uint8)
+
+
+def style_digits(
+    count: int,
+    seed: int,
+    workers: Optional[int] = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """``count`` digits in the forms MNIST's writers rarely used, as the front-end presents them.
+
+    Each is a stroke-drawn form (:mod:`mnist_edge.synthesis.glyphs`: open-top
+    and triangle 4s, flagged 1s, crossed 7s, straight-stemmed 9s, looped 2s,
+    ...) with a random pen and wobble, then augmented exactly like an MNIST
+    digit (:func:`augment_digit`). Labels cycle 0..9, so classes are balanced.
+
+    Returns:
+        ``(images, labels)``; renderings the front-end found no digit in are left out.
+    """
+    seeds = np.random.SeedSequence([seed, 4]).spawn(-(-count // CHUNK))
+    tasks = [
+        (min(CHUNK, count - start), start, seeds[i].generate_state(1)[0])
+        for i, start in enumerate(range(0, count, CHUNK))
+    ]
+    parts = _run_chunks(_style_chunk, tasks, workers, log, "styles")
+    return (
+        np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 28, 28), np.uint8),
+        np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.uint8),
+    )
+
+
 def _outlier_chunk(args):
 
     kind, count, seed, fonts, items = args
@@ -316,7 +342,13 @@ def _outlier_chunk(args):
 
 
 # Outlier mix for outlier exposure: share of the requested count per kind.
-OUTLIER_MIX = {"garment": 0.5, "letter": 0.25, "shape": 0.1, "scribble": 0.1, "empty-page": 0.05}
+OUTLIER_MIX = {
+    "garment": 0.5,
+    "letter": 0.25,
+    "shape": 0.1,
+    "scribble": 0.1,
+    "empty-page": 0.05,
+}
 
 
 def outlier_images(

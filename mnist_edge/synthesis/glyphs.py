@@ -18,6 +18,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from mnist_edge.preprocess import boxfit
+from mnist_edge.synthesis import renderings
+
 Stroke = List[Tuple[float, float]]
 
 
@@ -28,28 +31,70 @@ def _arc(cx, cy, rx, ry, start, end, n=14) -> Stroke:
 
 
 # The forms, by label: each a list of strokes in a unit box (x right, y down).
+# Form 0 of each label is the one MNIST's writers used most; the others are
+# the forms other countries and schools teach (the ones MNIST barely has).
 FORMS: Dict[str, List[List[Stroke]]] = {
-    "0": [[_arc(0.5, 0.5, 0.3, 0.42, 0, 1, 24)]],
+    "0": [
+        [_arc(0.5, 0.5, 0.3, 0.42, 0, 1, 24)],
+        [_arc(0.5, 0.5, 0.24, 0.44, 0.05, 1.12, 24)],  # narrow, the pen runs past the start
+    ],
     "1": [
         [[(0.3, 0.3), (0.58, 0.08), (0.58, 0.92)]],  # a long flag
         [[(0.3, 0.3), (0.58, 0.08), (0.58, 0.92)], [(0.38, 0.92), (0.78, 0.92)]],  # flag and foot
+        [[(0.42, 0.22), (0.56, 0.08), (0.54, 0.92)]],  # a short flag
     ],
-    "2": [[[(0.25, 0.3)] + _arc(0.5, 0.32, 0.25, 0.22, -0.2, 0.3) + [(0.22, 0.9), (0.8, 0.9)]]],
-    "3": [[_arc(0.48, 0.3, 0.25, 0.2, -0.2, 0.5) + _arc(0.48, 0.7, 0.27, 0.22, 0.0, 0.7)]],
+    "2": [
+        [[(0.25, 0.3)] + _arc(0.5, 0.32, 0.25, 0.22, -0.2, 0.3) + [(0.22, 0.9), (0.8, 0.9)]],
+        # the school 2 with a loop at the foot
+        [
+            [(0.25, 0.3)]
+            + _arc(0.5, 0.32, 0.25, 0.22, -0.2, 0.3)
+            + [(0.3, 0.82)]
+            + _arc(0.33, 0.82, 0.1, 0.08, 0.5, 1.3, 10)
+            + [(0.8, 0.9)]
+        ],
+    ],
+    "3": [
+        [_arc(0.48, 0.3, 0.25, 0.2, -0.2, 0.5) + _arc(0.48, 0.7, 0.27, 0.22, 0.0, 0.7)],
+        # a flat top, like a Z over a bowl
+        [[(0.25, 0.1), (0.75, 0.1), (0.45, 0.45)] + _arc(0.48, 0.68, 0.27, 0.24, -0.05, 0.7)],
+    ],
     "4": [
         [[(0.55, 0.08), (0.2, 0.62), (0.82, 0.62)], [(0.62, 0.35), (0.62, 0.95)]],  # closed triangle
         [[(0.22, 0.1), (0.22, 0.55), (0.78, 0.55)], [(0.78, 0.1), (0.78, 0.95)]],  # open top, like ч
+        # one stroke: down, across, then the stem from the top
+        [[(0.3, 0.08), (0.2, 0.6), (0.85, 0.6)], [(0.66, 0.3), (0.64, 0.95)]],
+        [[(0.25, 0.08), (0.25, 0.5), (0.72, 0.5), (0.72, 0.08), (0.72, 0.95)]],  # ч in one stroke
     ],
-    "5": [[[(0.75, 0.1), (0.3, 0.1), (0.27, 0.45)] + _arc(0.48, 0.66, 0.27, 0.25, -0.2, 0.6)]],
-    "6": [[[(0.68, 0.1), (0.45, 0.26), (0.3, 0.5)] + _arc(0.53, 0.68, 0.24, 0.22, 0.75, 1.75, 24)]],
+    "5": [
+        [[(0.75, 0.1), (0.3, 0.1), (0.27, 0.45)] + _arc(0.48, 0.66, 0.27, 0.25, -0.2, 0.6)],
+        # stem and bowl first, the flag last
+        [[(0.3, 0.1), (0.27, 0.45)] + _arc(0.48, 0.66, 0.27, 0.25, -0.2, 0.6), [(0.3, 0.1), (0.78, 0.08)]],
+    ],
+    "6": [
+        [[(0.68, 0.1), (0.45, 0.26), (0.3, 0.5)] + _arc(0.53, 0.68, 0.24, 0.22, 0.75, 1.75, 24)],
+        [[(0.62, 0.08), (0.38, 0.4)] + _arc(0.5, 0.7, 0.2, 0.22, 0.8, 1.75, 20)],  # straight back, small loop
+    ],
     "7": [
         [[(0.2, 0.1), (0.8, 0.1), (0.4, 0.92)], [(0.3, 0.5), (0.72, 0.5)]],  # with a crossbar
         [[(0.2, 0.18), (0.28, 0.1), (0.8, 0.1), (0.42, 0.92)]],
+        [[(0.2, 0.1), (0.8, 0.1), (0.6, 0.45), (0.52, 0.92)]],  # bent stem
     ],
-    "8": [[_arc(0.5, 0.28, 0.2, 0.19, 0.5, 1.5) + _arc(0.5, 0.7, 0.26, 0.23, 0.0, 1.0, 20)]],
+    "8": [
+        [_arc(0.5, 0.28, 0.2, 0.19, 0.5, 1.5) + _arc(0.5, 0.7, 0.26, 0.23, 0.0, 1.0, 20)],
+        # two loops drawn apart, the upper first
+        [_arc(0.5, 0.28, 0.2, 0.19, 0, 1, 18), _arc(0.5, 0.7, 0.25, 0.23, 0, 1, 20)],
+    ],
     "9": [
         [_arc(0.48, 0.32, 0.25, 0.23, 0.25, 1.25, 20) + [(0.73, 0.3), (0.73, 0.95)]],  # straight stem
         [_arc(0.5, 0.3, 0.2, 0.18, 0.25, 1.25, 20) + [(0.7, 0.3), (0.62, 0.9), (0.4, 0.95)]],  # hooked
+        # a small loop high up, a long slanted stem
+        [_arc(0.55, 0.25, 0.18, 0.16, 0.25, 1.25, 18) + [(0.73, 0.25), (0.45, 0.95)]],
+        [
+            _arc(0.5, 0.3, 0.24, 0.22, 0.25, 1.25, 20)
+            + [(0.74, 0.3), (0.7, 0.75)]
+            + _arc(0.5, 0.75, 0.2, 0.2, 0.25, 0.6, 8)
+        ],
     ],
 }
 PENS = ("mouse", "pen", "marker")
@@ -101,6 +146,30 @@ def render(label: str, rng: np.random.Generator, form: int = -1, pen: str = "") 
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def mnist_form(label: str, rng: np.random.Generator, form: int = -1) -> np.ndarray:
+    """``label`` in one of its forms as an MNIST digit: a 28x28 uint8, light on dark, box 20, centred by mass.
+
+    Drawn at 4x with a pen as wide as MNIST's (a tenth to a sixth of the
+    digit's height), bent by a smooth random field (another hand's wobble),
+    then normalised by the front-end's own box fit, so training can treat it
+    exactly like an MNIST digit (:func:`mnist_edge.synthesis.augment.augment_digit`).
+    """
+
+    forms = FORMS[label]
+    strokes = forms[int(rng.integers(len(forms))) if form < 0 else form]
+    size = 112
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    width = int(rng.integers(size // 11, size // 6))
+    for stroke in _transform(strokes, rng, size):
+        draw.line(stroke, fill=255, width=width, joint="curve")
+    ink = np.asarray(image.filter(ImageFilter.GaussianBlur(1.5)), np.float32) / 255.0
+    ink = renderings.elastic(np.pad(ink, 16), rng, rng.uniform(0.01, 0.05))
+    ys, xs = np.nonzero(ink > 0.05)
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return boxfit.centre_by_mass(boxfit.to_box(crop))
 
 
 def write_set(folder, per_class: int, seed: int = 0, forms: Optional[Dict[str, int]] = None) -> int:

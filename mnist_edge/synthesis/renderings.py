@@ -27,6 +27,25 @@ from mnist_edge.synthesis import synth
 Rendering = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
+def elastic(ink: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Bends the strokes by a smooth random displacement field (another hand's wobble).
+
+    A 4x4 grid of random offsets (``amount`` of the image size, at most) is
+    interpolated bilinearly over the image and the ink resampled there.
+    """
+    h, w = ink.shape
+    coarse = rng.normal(0, amount * max(h, w) / 2, size=(2, 4, 4)).astype(np.float32)
+    dy, dx = (resize(c, (w, h), "bicubic") for c in coarse)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    y = np.clip(yy + dy, 0, h - 1.001)
+    x = np.clip(xx + dx, 0, w - 1.001)
+    y0, x0 = y.astype(np.int32), x.astype(np.int32)
+    fy, fx = y - y0, x - x0
+    top = ink[y0, x0] * (1 - fx) + ink[y0, x0 + 1] * fx
+    bottom = ink[y0 + 1, x0] * (1 - fx) + ink[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
 def ink_box(digit: np.ndarray) -> np.ndarray:
     """The digit's ink (float in [0, 1]) cropped to its bounding box."""
     ys, xs = np.nonzero(digit > 0)
