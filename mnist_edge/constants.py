@@ -32,6 +32,7 @@ ARCHS = ("mlp", "cnn", "cnn-m")
 DEFAULT_ARCH = "mlp"  # the tutorial's model
 DEFAULT_EPOCHS = 5  # the tutorial's
 DEFAULT_BATCH_SIZE = 32  # Keras's default, as the tutorial uses it
+LEARNING_RATE = 0.001  # Adam's default, as in the tutorial
 DEFAULT_MODELS_DIR = Path("models")  # where train writes and export reads by default
 
 

@@ -7,6 +7,8 @@ from typing import Optional
 
 from mnist_edge import constants
 
+WARM_START_DIVISOR = 5  # a trained model moves gently or forgets what it knew
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -22,6 +24,9 @@ class TrainConfig:
         augment_copies: augmented copies of each digit (0: none).
         outliers: non-digit images for outlier exposure (0: none).
         outlier_data: Fashion-MNIST folder (garments as outliers), or None.
+        styles: digits in the forms MNIST lacks (0: none), rendered like the augmented ones.
+        start_from: continue training this model (a ``.keras``, an int8
+            ``.tflite``, or "default") instead of starting from random weights.
     """
 
     arch: str = constants.DEFAULT_ARCH
@@ -32,8 +37,15 @@ class TrainConfig:
     augment_copies: int = 0
     outliers: int = 0
     outlier_data: Optional[str] = None
+    styles: int = 0
+    start_from: Optional[str] = None
 
     @property
     def robust(self) -> bool:
         """True when training for real-world inputs (augmentation or outliers)."""
-        return self.augment_copies > 0 or self.outliers > 0
+        return self.augment_copies > 0 or self.outliers > 0 or self.styles > 0
+
+    @property
+    def learning_rate(self) -> float:
+        """Adam's rate: the tutorial's from scratch, a fifth of it when continuing a trained model."""
+        return constants.LEARNING_RATE / (WARM_START_DIVISOR if self.start_from else 1)

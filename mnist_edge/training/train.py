@@ -30,8 +30,8 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
+from mnist_edge import constants, fsutil
 from mnist_edge import data as data_mod
-from mnist_edge import fsutil
 from mnist_edge.evaluation import reporting
 from mnist_edge.evaluation.evaluate import keras_probabilities, metrics
 from mnist_edge.runtime.sidecar import sidecar_path
@@ -41,7 +41,7 @@ from mnist_edge.training.config import TrainConfig
 from mnist_edge.training.models import ARCHS, DROPOUT, build_model  # noqa: F401 (re-exported)
 
 DEFAULTS = {
-    "learning_rate": 0.001,  # Adam's default, as in the tutorial
+    "learning_rate": constants.LEARNING_RATE,
     "optimizer": "adam",
     "loss": "sparse_categorical_crossentropy",
     "dropout": DROPOUT,
@@ -88,7 +88,7 @@ def _pipeline(
 def _compile(model, keras, options: TrainConfig, steps: int) -> int:
     """Compiles with Adam; returns the steps per execution used."""
     steps_per_execution = max(1, min(DEFAULTS["steps_per_execution"], steps))
-    rate = DEFAULTS["learning_rate"]
+    rate = options.learning_rate
     if options.robust:
         # Longer runs on harder data settle better with a decaying rate.
         rate = keras.optimizers.schedules.CosineDecay(rate, steps * options.epochs, alpha=0.02)
@@ -164,11 +164,13 @@ def _test_metrics(model, dataset) -> Dict[str, float]:
     return {"test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]}
 
 
-def _metadata(options: TrainConfig, dataset, fitted: Fitted, threads, test, params, abstain_info) -> dict:
+def _metadata(
+    options: TrainConfig, dataset, fitted: Fitted, threads, test, params, abstain_info, continued_from
+) -> dict:
     return {
         "format": "mnist-edge/model-metadata/1",
         "model": None,  # filled in with the final path
-        "arch": options.arch,
+        "arch": "continued" if continued_from else options.arch,
         "dataset": dataset.describe(),
         "train_examples": fitted.counts["digits"],
         "training_set": fitted.counts,
@@ -177,7 +179,7 @@ def _metadata(options: TrainConfig, dataset, fitted: Fitted, threads, test, para
             "epochs": options.epochs,
             "batch_size": options.batch_size,
             "optimizer": DEFAULTS["optimizer"],
-            "learning_rate": DEFAULTS["learning_rate"],
+            "learning_rate": options.learning_rate,
             "learning_rate_schedule": "cosine decay" if options.robust else "constant",
             "loss": "categorical_crossentropy (outliers: uniform targets)"
             if options.robust
@@ -187,7 +189,9 @@ def _metadata(options: TrainConfig, dataset, fitted: Fitted, threads, test, para
             "steps_per_execution": fitted.steps_per_execution,
             "augment_copies": options.augment_copies,
             "outliers": options.outliers,
+            "styles": options.styles,
         },
+        "continued_from": continued_from,
         "threads": threads,
         "history": fitted.history,
         **test,
@@ -198,6 +202,25 @@ def _metadata(options: TrainConfig, dataset, fitted: Fitted, threads, test, para
         "versions": reporting.library_versions(),
         "created_unix": int(time.time()),
     }
+
+
+def _starting_model(config: TrainConfig, dataset, log):
+    """A fresh model of ``config.arch``, or the model training continues from.
+
+    Returns:
+        ``(model, file stem, None or {"name", "sha256"} of the model continued from)``.
+
+    Raises:
+        ModelError: the model to continue from is missing, unreadable, or cannot be rebuilt.
+    """
+    if not config.start_from:
+        return build_model(config.arch), model_stem(dataset.name, config.arch), None
+    from mnist_edge.training.finetune import load_source
+
+    model, path, _abstain = load_source(config.start_from, dataset, log)
+    log(f"continuing from {path} at learning rate {config.learning_rate:g}")
+    stem = f"{path.stem.removesuffix('_int8')}_continued"
+    return model, stem, {"name": path.name, "sha256": fsutil.sha256_file(path)}
 
 
 def train(
@@ -232,12 +255,14 @@ def train(
         idx = data_mod.balanced_sample(y, config.train_limit, config.seed)
         x, y = x[idx], y[idx]
     (x, y), held_out = trainset.split_for_calibration(x, y, config)
-    model = build_model(config.arch)
+    model, stem, continued_from = _starting_model(config, dataset, log)
     fitted = _fit(model, tf, keras, x, y, config, log)
     test = _test_metrics(model, dataset)
     abstain_info = trainset.calibrate_abstention(model, held_out, config, log)
-    meta = _metadata(config, dataset, fitted, threads, test, int(model.count_params()), abstain_info)
-    keras_model.save_with_metadata(model, meta, out_dir, model_stem(dataset.name, config.arch))
+    meta = _metadata(
+        config, dataset, fitted, threads, test, int(model.count_params()), abstain_info, continued_from
+    )
+    keras_model.save_with_metadata(model, meta, out_dir, stem)
     return meta
 
 

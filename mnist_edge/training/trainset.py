@@ -75,10 +75,26 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[
         )
         parts_x.append(arrays["x"])
         parts_y.append(arrays["y"])
+    if options.styles:
+        log(f"augment: {options.styles} digits in other writers' forms, through the front-end")
+        arrays = augment.cached(
+            "styles",
+            (options.styles, options.seed),
+            lambda: dict(zip(("x", "y"), augment.style_digits(options.styles, options.seed, log=log))),
+            log,
+        )
+        parts_x.append(arrays["x"])
+        parts_y.append(arrays["y"])
     digits_x, digits_y = np.concatenate(parts_x), np.concatenate(parts_y)
     targets = np.eye(10, dtype=np.float32)[digits_y]
     weights = np.ones(len(digits_y), np.float32)
-    counts = {"digits": int(len(y)), "augmented": int(len(digits_y) - len(y)), "outliers": 0}
+    styled = len(arrays["y"]) if options.styles else 0
+    counts = {
+        "digits": int(len(y)),
+        "augmented": int(len(digits_y) - len(y) - styled),
+        "styles": int(styled),
+        "outliers": 0,
+    }
     if options.outliers:
         log(
             f"augment: {options.outliers} non-digits (letters, shapes, scribbles, pages,"
