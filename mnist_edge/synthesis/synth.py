@@ -32,6 +32,42 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator, jpeg: bool = True,
     Returns:
         The encoded image bytes.
     """
+    from PIL import Image
+
+    canvas, tint = _paper(rng, grid)
+    height, width = canvas.shape
+    size = int(rng.integers(int(0.25 * min(width, height)), int(0.7 * min(width, height))))
+    glyph = Image.fromarray(digit).resize((size, size), Image.BICUBIC)
+    alpha = np.clip(np.asarray(glyph, dtype=np.float32) / 255.0 * 1.15, 0, 1)
+    y = int(rng.integers(0, height - size))
+    x = int(rng.integers(0, width - size))
+    _ink_onto(canvas, alpha, y, x, rng)
+    return _finish(_lighting(canvas, rng), tint, rng, jpeg)
+
+
+def photo_of_ink(ink: np.ndarray, rng: np.random.Generator, jpeg: bool = True, grid: bool = True) -> bytes:
+    """Any ink (float in [0, 1], e.g. a written number) photographed on squared paper (see render_photo).
+
+    The ink is scaled to fill a random 40-90 % of the photo's width (or
+    75 % of its height at most) and placed at random.
+    """
+    from PIL import Image
+
+    canvas, tint = _paper(rng, grid)
+    height, width = canvas.shape
+    h, w = ink.shape
+    f = min(rng.uniform(0.4, 0.9) * width / w, 0.75 * height / h)
+    new_w, new_h = max(1, round(w * f)), max(1, round(h * f))
+    alpha = Image.fromarray((np.clip(ink, 0, 1) * 255).astype(np.uint8)).resize((new_w, new_h), Image.BICUBIC)
+    alpha = np.clip(np.asarray(alpha, np.float32) / 255.0 * 1.15, 0, 1)
+    y = int(rng.integers(0, height - new_h + 1))
+    x = int(rng.integers(0, width - new_w + 1))
+    _ink_onto(canvas, alpha, y, x, rng)
+    return _finish(_lighting(canvas, rng), tint, rng, jpeg)
+
+
+def _paper(rng: np.random.Generator, grid: bool):
+    """Squared paper with texture, 640x480 either way round; and the colour tint to apply later."""
     from PIL import Image, ImageFilter
 
     width, height = (640, 480) if rng.random() < 0.5 else (480, 640)
@@ -49,17 +85,18 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator, jpeg: bool = True,
         (rng.normal(0, 1, (height, width)) * 40 + 128).clip(0, 255).astype(np.uint8)
     ).filter(ImageFilter.GaussianBlur(1.5))
     canvas += (np.asarray(texture, dtype=np.float32) - 128) / 255 * 0.08
+    return canvas, tint
 
-    size = int(rng.integers(int(0.25 * min(width, height)), int(0.7 * min(width, height))))
-    glyph = Image.fromarray(digit).resize((size, size), Image.BICUBIC)
-    alpha = np.clip(np.asarray(glyph, dtype=np.float32) / 255.0 * 1.15, 0, 1)
-    y = int(rng.integers(0, height - size))
-    x = int(rng.integers(0, width - size))
+
+def _ink_onto(canvas: np.ndarray, alpha: np.ndarray, y: int, x: int, rng: np.random.Generator) -> None:
     ink = rng.uniform(0.05, 0.25)
-    region = canvas[y : y + size, x : x + size]
-    canvas[y : y + size, x : x + size] = region * (1 - alpha) + ink * alpha
+    region = canvas[y : y + alpha.shape[0], x : x + alpha.shape[1]]
+    canvas[y : y + alpha.shape[0], x : x + alpha.shape[1]] = region * (1 - alpha) + ink * alpha
 
-    # Uneven light: a linear gradient in a random direction and a soft shadow.
+
+def _lighting(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uneven light: a linear gradient in a random direction and a soft shadow."""
+    height, width = canvas.shape
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     ramp = np.cos(angle) * xx / width + np.sin(angle) * yy / height
@@ -70,7 +107,12 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator, jpeg: bool = True,
         yy - height * rng.uniform(0.2, 0.8)
     )
     shadow = 1.0 - rng.uniform(0.15, 0.35) / (1.0 + np.exp(-edge / 25.0))
-    canvas = canvas * light * shadow
+    return canvas * light * shadow
+
+
+def _finish(canvas: np.ndarray, tint: np.ndarray, rng: np.random.Generator, jpeg: bool) -> bytes:
+    """Colour tint, sensor noise, and the encoded file."""
+    from PIL import Image
 
     rgb = np.stack([canvas * (1 + t) for t in tint], axis=-1)
     rgb += rng.normal(0, rng.uniform(0.01, 0.04), rgb.shape)
