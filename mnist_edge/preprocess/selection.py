@@ -76,7 +76,7 @@ def _box_gap(comps: Components, box: Tuple[int, int, int, int]) -> np.ndarray:
     return np.maximum(gaps.max(axis=0), 0)
 
 
-def _significant(comps: Components, width: float) -> np.ndarray:
+def significant(comps: Components, width: float) -> np.ndarray:
     """Components large enough to be strokes, not specks (index 0 excluded)."""
     largest = comps.area[1:].max()
     floor = max(4.0, 0.01 * largest, 0.25 * width * width)
@@ -154,7 +154,7 @@ def select_digit(
     comps = label(mask)
     if comps.count == 0:
         raise NoDigitError("no digit found")
-    candidates = _significant(comps, width)
+    candidates = significant(comps, width)
     pieces = int(candidates.sum())
     if pieces == 0:
         # A band along a strip's full width reads as one very wide stroke, and
