@@ -115,3 +115,36 @@ def read_response(sock, timeout=10.0) -> bytes:
             break
         body += part
     return head + b"\r\n\r\n" + body
+
+
+def number_png(items, gap=0.25, lines=None, shapes=None) -> bytes:
+    """A PNG of a number written with a pen on white paper, from stroke forms (synthesis/glyphs.py).
+
+    Args:
+        items: characters left to right: digits (their first form) or keys of ``shapes``.
+        gap: space between them, in digit heights (negative: they touch).
+        lines: several rows of items instead of ``items``, top first.
+        shapes: extra stroke lists by name (a dot, a minus sign, a broken digit ...).
+    """
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from mnist_edge.synthesis.glyphs import FORMS
+
+    height, pen = 100, 9
+    rows = lines or [items]
+    width = int(height * (0.3 + max(len(r) for r in rows) * (0.75 + gap))) + height
+    image = Image.new("L", (width, int(height * 1.6 * len(rows)) + 40), 250)
+    draw = ImageDraw.Draw(image)
+    for r, row in enumerate(rows):
+        x = height * 0.3
+        for item in row:
+            w = 0.35 if item == "." else 0.75
+            for stroke in (shapes or {}).get(item) or FORMS[item][0]:
+                points = [(x + px * height * w, 20 + r * height * 1.6 + py * height) for px, py in stroke]
+                draw.line(points, fill=20, width=pen, joint="curve")
+            x += height * (w + gap)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -54,9 +54,19 @@ from mnist_edge.runtime.reading import DEFAULT_TOP_K, MAX_TOP_K
     help="Save the 28x28 image each input became as <input name>.seen.png "
     "(never replacing a file; never read back as an input).",
 )
+@click.option(
+    "--number",
+    "as_number",
+    is_flag=True,
+    help="Read a number (a row of digits) in each image: the digits left to right, a digit the "
+    "model doubts as '?' with the reason. With --debug-dir: the image with each digit's box and "
+    "each 28x28. A single digit reads exactly as without --number.",
+)
 @JSON_OPTION
 @QUIET_OPTION
-def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, debug_dir, as_json, quiet):
+def command(
+    inputs, model_path, top_k, min_confidence, threads, runtime_name, debug_dir, as_number, as_json, quiet
+):
     """Read the digit in images: photos, scans, screenshots or MNIST-form arrays.
 
     IMAGE_OR_DIR... are PNG, JPEG, BMP, GIF, WebP, TIFF or .npy files, or
@@ -66,6 +76,10 @@ def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, de
     in --json, with a reason); that is an answer, not an error. Inputs that
     cannot be read get one line each on stderr; the others are still read;
     the exit code is 4 if any input failed.
+
+    With --number, each image is read as a number (a score, a year, a
+    quantity): "2024", "20?4" when the model doubts a digit, or "not a
+    number"; --json gives each digit's label, confidence and box.
     """
     from mnist_edge import runtime
     from mnist_edge.errors import PartialFailure
@@ -90,14 +104,27 @@ def command(inputs, model_path, top_k, min_confidence, threads, runtime_name, de
         f"{predictor.runtime} {predictor.runtime_version}; {abstains}"
     )
     debug = ensure_writable_dir(debug_dir) if debug_dir else None
-    readings = reading.read_inputs(reader, inputs, debug.resolve() if debug else None)
+    if as_number:
+        from mnist_edge.runtime.number import NumberReader
+        from mnist_edge.runtime.number_sheet import read_number_inputs
+
+        readings = read_number_inputs(NumberReader(reader), inputs, debug.resolve() if debug else None)
+    else:
+        readings = reading.read_inputs(reader, inputs, debug.resolve() if debug else None)
     if as_json:
         echo_json([r.to_json() for r in readings])
     for r in readings:
-        if not as_json and (r.seen is not None or r.error is None):
+        if not as_json and (r.error is None or _answered(r)):
             out(r.to_line())
         if r.error is not None:
             click.echo(r.error_line(), err=True)
-    failures = reading.failed(readings)
+    failures = [r for r in readings if r.error is not None]
     if failures:
         raise PartialFailure(f"{len(failures)} of {len(readings)} inputs failed")
+
+
+def _answered(r) -> bool:
+    """An input that was read (it has an answer) though something after failed (its debug image)."""
+    return (
+        getattr(r, "seen", None) is not None or bool(getattr(r, "digits", None)) or getattr(r, "reason", None)
+    )

@@ -184,3 +184,64 @@ def test_help_lists_every_exit_code(runner):
     assert sorted(EXIT_CODES) == [0, 1, 2, 3, 4, 130, 143]
     for code, meaning in EXIT_CODES.items():
         assert f"{code} {meaning}" in " ".join(text.split()), code
+
+
+@pytest.fixture
+def numbers(tmp_path):
+    from helpers import number_png
+
+    folder = tmp_path / "numbers"
+    folder.mkdir()
+    for text in ("2047", "35", "6"):
+        (folder / f"n_{text}.png").write_bytes(number_png(list(text)))
+    return folder
+
+
+def test_predict_number_reads_each_image_as_a_number(runner, numbers):
+    result = runner.invoke(main, ["predict", "--number", str(numbers)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"{numbers / name}: {text} " + line.split(f"{text} ", 1)[1]
+        for name, text, line in zip(
+            ("n_2047.png", "n_35.png", "n_6.png"), ("2047", "35", "6"), result.stdout.splitlines()
+        )
+    ]
+
+
+def test_predict_number_json_gives_each_digit_with_its_box(runner, numbers):
+    result = runner.invoke(main, ["predict", "--number", "--json", str(numbers / "n_2047.png")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)[0]
+    assert doc["number"] == "2047" and doc["lines"] == 1
+    assert [d["label"] for d in doc["digits"]] == [2, 0, 4, 7]
+    assert all(len(d["box"]) == 4 and 0 < d["confidence"] <= 1 for d in doc["digits"])
+    assert doc["confidence"] == pytest.approx(np.prod([d["confidence"] for d in doc["digits"]]), abs=1e-5)
+
+
+def test_predict_number_keeps_a_single_digits_answer(runner, numbers):
+    plain = json.loads(runner.invoke(main, ["predict", "--json", str(numbers / "n_6.png")]).stdout)[0]
+    number = json.loads(
+        runner.invoke(main, ["predict", "--number", "--json", str(numbers / "n_6.png")]).stdout
+    )[0]
+    assert number["number"] == plain["label"]
+    assert number["digits"][0]["confidence"] == plain["confidence"]
+
+
+def test_predict_number_debug_dir_draws_the_boxes(runner, numbers, tmp_path):
+    out = tmp_path / "seen"
+    result = runner.invoke(main, ["predict", "--number", "--debug-dir", str(out), str(numbers / "n_35.png")])
+    assert result.exit_code == 0, result.output
+    sheet = Image.open(out / "n_35.png.seen.png")
+    assert sheet.mode == "RGB" and sheet.height > 240  # the image, then a row of 28x28s
+
+
+def test_predict_number_bad_inputs_are_one_line_each(runner, numbers, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    result = runner.invoke(main, ["predict", "--number", str(bad), str(numbers / "n_35.png")])
+    assert result.exit_code == 4
+    assert "Traceback" not in result.output
+    assert [line for line in result.stderr.splitlines() if "bad.png" in line] == [
+        f"{bad}: error: not an image Pillow can read (unknown format or corrupt header)"
+    ]
+    assert ": 35 (" in result.stdout

@@ -1,0 +1,131 @@
+"""Reading numbers (runtime/number.py) with the shipped model: a case table of tricky layouts.
+
+Each number is written with a pen on white paper from stroke forms
+(synthesis/glyphs.py) and a few shapes drawn here (a dot, a minus sign, a
+digit broken or dotted), so the layouts are exact and need no dataset.
+"""
+
+import io
+
+import numpy as np
+import pytest
+from helpers import number_png
+from PIL import Image
+
+from mnist_edge.runtime import Predictor, default_model_path
+from mnist_edge.runtime.number import NumberReader
+from mnist_edge.runtime.reading import Reader
+
+DOT = [[(0.45, 0.9), (0.5, 0.92)]]
+MINUS = [[(0.1, 0.5), (0.8, 0.5)]]
+BROKEN_4 = [
+    [(0.55, 0.08), (0.2, 0.62), (0.82, 0.62)],
+    [(0.62, 0.72), (0.62, 0.97)],
+    [(0.62, 0.3), (0.62, 0.52)],
+]
+DOTTED_7 = [[(0.2 + 0.1 * k, 0.1), (0.25 + 0.1 * k, 0.1)] for k in range(7)] + [
+    [(0.8 - 0.045 * k, 0.1 + 0.1 * k), (0.78 - 0.045 * k, 0.15 + 0.1 * k)] for k in range(1, 9)
+]
+FLAGGED_5 = [
+    [(0.32, 0.12), (0.78, 0.1)],
+    [(0.3, 0.22), (0.27, 0.45), (0.5, 0.42), (0.7, 0.55), (0.7, 0.75), (0.45, 0.9), (0.25, 0.82)],
+]
+
+
+SHAPES = {".": DOT, "-": MINUS, "b4": BROKEN_4, "d7": DOTTED_7, "f5": FLAGGED_5}
+
+
+def write(items, gap=0.25, lines=None) -> bytes:
+    return number_png(items, gap, lines, SHAPES)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return Reader(Predictor(default_model_path()))
+
+
+@pytest.fixture(scope="module")
+def numbers(reader):
+    return NumberReader(reader)
+
+
+LAYOUTS = [
+    # (case, image, number expected)
+    ("spaced digits", lambda: write(list("2047")), "2047"),
+    ("touching 00", lambda: write(list("300"), gap=-0.06), "300"),
+    ("a 1 next to a 7", lambda: write(list("17"), gap=0.08), "17"),
+    ("a broken 4", lambda: write(["b4", "2"]), "42"),
+    ("a dotted 7", lambda: write(["d7", "3"]), "73"),
+    ("a 5 with its flag apart", lambda: write(["f5", "0"]), "50"),
+    ("a dot between digits is ignored", lambda: write(["3", ".", "5"], gap=0.15), "35"),
+    ("a minus sign", lambda: write(["-", "8"]), "-8"),
+    ("two lines: the top one is read", lambda: write(None, lines=[list("12"), list("36")]), "12"),
+]
+
+
+@pytest.mark.parametrize("name,make,expected", LAYOUTS, ids=[c[0] for c in LAYOUTS])
+def test_tricky_layouts(numbers, name, make, expected):
+    reading = numbers.read_bytes(make(), name)
+    assert reading.number == expected, reading.to_json()
+
+
+def test_two_lines_are_counted_and_said(numbers):
+    reading = numbers.read_bytes(write(None, lines=[list("12"), list("36")]))
+    assert reading.lines == 2
+    assert "2 lines" in reading.reason
+
+
+def test_a_single_digit_reads_exactly_as_predict(numbers, reader):
+    data = write(["6"])
+    single = reader.read_bytes(data)
+    number = numbers.read_bytes(data)
+    assert number.number == single.label
+    assert number.digits[0].confidence == single.confidence
+    assert number.digits[0].top_k == single.top_k
+
+
+def test_digits_come_with_boxes_left_to_right_inside_the_image(numbers):
+    reading = numbers.read_bytes(write(list("583")))
+    xs = [d.box[0] for d in reading.digits]
+    assert xs == sorted(xs) and len(xs) == 3
+    image = Image.open(io.BytesIO(write(list("583"))))
+    for x, y, w, h in (d.box for d in reading.digits):
+        assert x >= 0 and y >= 0 and x + w <= image.width + 1 and y + h <= image.height + 1
+
+
+def test_confidence_is_the_product_of_the_digits(numbers):
+    reading = numbers.read_bytes(write(list("94")))
+    assert reading.confidence == pytest.approx(np.prod([d.confidence for d in reading.digits]))
+
+
+def test_a_doubtful_digit_is_a_question_mark_with_its_reason(reader):
+    strict = NumberReader(Reader(reader.predictor, min_confidence=0.9999))
+    reading = strict.read_bytes(write(list("27"), gap=0.3))
+    assert reading.number is not None and "?" in reading.number
+    assert "not a digit" in reading.reason and "digit " in reading.reason
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        lambda: _png(np.full((120, 300), 240, np.uint8)),
+        lambda: _png(np.random.default_rng(0).integers(0, 256, (120, 300)).astype(np.uint8)),
+    ],
+    ids=["blank page", "noise"],
+)
+def test_nothing_there_is_not_a_number(numbers, image):
+    reading = numbers.read_bytes(image())
+    assert reading.number is None or reading.number.strip("?") == ""
+    if reading.number is None:
+        assert reading.reason.startswith("not a number")
+
+
+def test_an_unreadable_upload_is_an_error(numbers):
+    reading = numbers.read_bytes(b"not an image", "x.png")
+    assert reading.error and reading.to_json() == {"path": "x.png", "error": reading.error}
+
+
+def _png(array) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
