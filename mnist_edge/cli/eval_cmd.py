@@ -49,8 +49,17 @@ from mnist_edge.errors import PartialFailure
     default=None,
     help="With --images: write report.md and a gallery of the misreads.",
 )
+@click.option(
+    "--number",
+    "as_number",
+    is_flag=True,
+    help="With --images: each image holds a number; labels are digit strings (labels.csv, or a "
+    "file name like receipt_2024.png). Reports whole-number and per-digit accuracy and the digit count.",
+)
 @JSON_OPTION
-def command(model_path, images_dir, min_confidence, data_dir, test_images, plots_dir, report_dir, as_json):
+def command(
+    model_path, images_dir, min_confidence, data_dir, test_images, plots_dir, report_dir, as_number, as_json
+):
     """Evaluate a model: accuracy, per-class accuracy, confusion matrix.
 
     On the MNIST test set (a .keras model with TensorFlow, or a .tflite model
@@ -58,10 +67,12 @@ def command(model_path, images_dir, min_confidence, data_dir, test_images, plots
     (any format predict reads, through the same front-end; images answered
     "not a digit" count as misses and have their own column).
     """
+    if as_number and not images_dir:
+        raise click.UsageError("--number goes with --images DIR (a folder of labelled images of numbers)")
     if images_dir:
         if test_images:
             raise click.UsageError("--test-images is for the MNIST test set, not --images")
-        _images(model_path, images_dir, min_confidence, report_dir, as_json)
+        _images(model_path, images_dir, min_confidence, report_dir, as_number, as_json)
         return
     from mnist_edge.evaluation import evaluate
 
@@ -93,17 +104,18 @@ def command(model_path, images_dir, min_confidence, data_dir, test_images, plots
         out(f"wrote {p}")
 
 
-def _images(model_path, images_dir, min_confidence, report_dir, as_json):
-    from mnist_edge.evaluation import image_eval
+def _images(model_path, images_dir, min_confidence, report_dir, as_number, as_json):
+    from mnist_edge.evaluation import image_eval, number_eval
 
     if model_path and not model_path.endswith(".tflite"):
         raise click.UsageError("--images evaluates a .tflite model (what the device runs)")
-    result = image_eval.run(model_path, images_dir, min_confidence, report_dir)
+    kind = number_eval if as_number else image_eval
+    result = kind.run(model_path, images_dir, min_confidence, report_dir)
     if as_json:
         echo_json(result)
     else:
         out(f"model          {result['model']}")
-        out(image_eval.format_summary(result))
+        out(kind.format_summary(result))
         for p in result.get("report", []):
             out(f"wrote {p}")
     for failed in result["error_files"]:

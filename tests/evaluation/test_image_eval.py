@@ -111,3 +111,59 @@ def test_an_unreadable_image_is_named_and_exits_4(tmp_path, mnist, runner, as_js
     assert result.stderr.strip().endswith("Error: 1 of 41 images could not be read (counted as errors)")
     if as_json:
         assert json.loads(result.stdout)["error_files"][0]["path"] == broken
+
+
+def write_numbers(folder, texts):
+    from helpers import number_png
+
+    folder.mkdir(exist_ok=True)
+    for k, text in enumerate(texts):
+        (folder / f"img{k}_{text}.png").write_bytes(number_png(list(text)))
+    return folder
+
+
+def test_eval_images_number_figures(tmp_path, runner):
+    folder = write_numbers(tmp_path / "nums", ["2047", "35", "906"])
+    (folder / "img9_77.png").write_bytes((folder / "img1_35.png").read_bytes())  # a 35 labelled 77
+    result = runner.invoke(main, ["eval", "--images", str(folder), "--number", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["n"] == 4
+    assert doc["number_accuracy"] == pytest.approx(0.75)
+    assert doc["digit_accuracy"] == pytest.approx(9 / 11)
+    assert doc["digit_count"] == {"right": 4, "too_few": 0, "too_many": 0, "none": 0}
+    assert doc["by_length"]["2"] == {"n": 2, "number_accuracy": 0.5, "digit_accuracy": 0.5}
+    assert doc["misreads"] == [{"path": str(folder / "img9_77.png"), "label": "77", "answer": "35"}]
+
+
+def test_eval_images_number_report(tmp_path, runner):
+    folder = write_numbers(tmp_path / "nums", ["2047"])
+    (folder / "img9_11.png").write_bytes((folder / "img0_2047.png").read_bytes())
+    result = runner.invoke(
+        main, ["eval", "--images", str(folder), "--number", "--report", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "numbers right  0.5000" in result.stdout
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "label 11, read 2047" in report and (tmp_path / "r" / "misread-000.png").is_file()
+
+
+def test_number_needs_images(runner):
+    result = runner.invoke(main, ["eval", "--number"])
+    assert result.exit_code == 2 and "--number goes with --images" in result.output
+
+
+ALIGNMENT = [
+    ("2024", "2024", 4),
+    ("2024", "224", 3),
+    ("2024", "20024", 4),
+    ("2024", "", 0),
+    ("2024", "2?24", 3),
+]
+
+
+@pytest.mark.parametrize("truth,answer,matches", ALIGNMENT)
+def test_per_digit_accuracy_aligns_the_strings(truth, answer, matches):
+    from mnist_edge.evaluation.number_eval import aligned_matches
+
+    assert aligned_matches(truth, answer) == matches
