@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from mnist_edge import __version__
 from mnist_edge.preprocess.load import decode_cost
+from mnist_edge.runtime.number import NumberReader
 from mnist_edge.runtime.reading import DEFAULT_TOP_K, MAX_TOP_K, Reader
 from mnist_edge.serve import memory, protocol
 from mnist_edge.serve.memory import OverBudget
@@ -45,7 +46,7 @@ from mnist_edge.serve.middleware import (
     closing_error,
     error,
 )
-from mnist_edge.serve.multipart import image_part
+from mnist_edge.serve.multipart import image_and_fields
 
 PAGE = Path(__file__).resolve().parent / "page.html"
 SERVE_BATCH = 64  # images per interpreter call for a batch request: bounded tensor memory
@@ -58,6 +59,7 @@ class Service:
     def __init__(self, predictor, reader, metrics: Metrics):
         self.predictor = predictor
         self.reader = reader
+        self.numbers = NumberReader(reader)
         self.metrics = metrics
         self.name = predictor.model_path.stem
 
@@ -124,17 +126,22 @@ class Service:
     async def predict_image(self, request: Request):
         try:
             top_k = _top_k(request.query_params.get("top_k"))
-            name, data = await _uploaded_image(request)
+            name, data, fields = await _uploaded_image(request)
+            as_number = _flag(request.query_params.get("number", fields.get("number")), "number")
         except protocol.ProtocolError as exc:
             return error(exc.status, str(exc))
         cost = decode_cost(data)
         try:
             async with request.app.state.work.decoding.reserved(cost, "decoding this image"):
-                reading = await run_in_threadpool(self._read_and_give_back, data, name, cost)
+                reading = await run_in_threadpool(self._read_and_give_back, data, name, cost, as_number)
         except OverBudget as exc:
             return error(exc.status, str(exc), {"Retry-After": "1"} if exc.status == 503 else None)
         if reading.error is not None:
             return error(415 if "not an image" in reading.error else 400, reading.error)
+        if as_number:
+            return JSONResponse(
+                self._number_document(reading, top_k, request.query_params.get("seen") == "1")
+            )
         self.metrics.answers.labels("digit" if reading.label is not None else "not_a_digit").inc()
         document = reading.to_json()
         if "top_k" in document:
@@ -143,9 +150,18 @@ class Service:
             document["seen_png"] = _png_base64(reading.seen)
         return JSONResponse(document)
 
-    def _read_and_give_back(self, data: bytes, name: str, cost: int):
+    def _number_document(self, reading, top_k: int, seen: bool) -> dict:
+        self.metrics.answers.labels("number" if reading.number is not None else "not_a_number").inc()
+        document = reading.to_json()
+        for digit, doc in zip(reading.digits, document["digits"]):
+            doc["top_k"] = doc["top_k"][:top_k]
+            if seen and digit.seen is not None:
+                doc["seen_png"] = _png_base64(digit.seen)
+        return document
+
+    def _read_and_give_back(self, data: bytes, name: str, cost: int, as_number: bool = False):
         try:
-            return self.reader.read_bytes(data, name)
+            return (self.numbers if as_number else self.reader).read_bytes(data, name)
         finally:
             memory.give_back(cost + len(data))
 
@@ -168,6 +184,15 @@ def _top_k(value) -> int:
     return int(value)
 
 
+def _flag(value, name: str) -> bool:
+    """A yes/no request option (``?number=1``, or a form field): absent is no."""
+    if value is None or value in ("0", "false", ""):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise protocol.ProtocolError(400, f"{name} must be 1 or 0")
+
+
 def _png_base64(image) -> str:
     import base64
     import io
@@ -180,13 +205,13 @@ def _png_base64(image) -> str:
 
 
 async def _uploaded_image(request: Request):
-    """(file name, bytes) of a multipart ``file`` or a raw ``image/*`` body."""
+    """(file name, bytes, form fields) of a multipart ``file`` or a raw ``image/*`` body."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         # In memory (the body is bounded by --max-body): Starlette's form() spools to $TMPDIR.
-        return image_part(content_type, await request.body())
+        return image_and_fields(content_type, await request.body())
     if content_type.startswith(("image/", "application/octet-stream")):
-        return request.headers.get("x-file-name", "upload"), await request.body()
+        return request.headers.get("x-file-name", "upload"), await request.body(), {}
     raise protocol.ProtocolError(415, "send an image as multipart 'file' or a raw image/* body")
 
 

@@ -37,7 +37,7 @@ class Metrics:
         )
         self.answers = Counter(
             "mnist_edge_answers",
-            "Images answered, by kind (digit, not_a_digit)",
+            "Images answered, by kind (digit, not_a_digit, number, not_a_number)",
             ["kind"],
             registry=self.registry,
         )

@@ -1,4 +1,4 @@
-"""The one image part of a ``multipart/form-data`` upload, parsed in memory.
+"""The image part (and small flag fields) of a ``multipart/form-data`` upload, parsed in memory.
 
 Starlette's ``request.form()`` spools parts over 1 MB to ``$TMPDIR``; the
 service promises to write nothing, and its body is already bounded by
@@ -9,13 +9,14 @@ streaming parser (the library Starlette itself uses).
 from __future__ import annotations
 
 import logging
-from typing import Tuple
+from typing import Dict, List, Tuple
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from mnist_edge.serve.protocol import ProtocolError
 
 MAX_PARTS = 4
+MAX_FIELD = 64  # bytes: a form field beside the image is a flag ("number=1"), never data
 # python-multipart logs a malformed body before raising; our one-line 400 says it.
 logging.getLogger("python_multipart").addHandler(logging.NullHandler())
 
@@ -26,6 +27,31 @@ def image_part(content_type: str, body: bytes) -> Tuple[str, bytes]:
     Raises:
         ProtocolError: 400 for a malformed body, too many parts, or no ``file`` part.
     """
+    name, data, _fields = image_and_fields(content_type, body)
+    return name, data
+
+
+def image_and_fields(content_type: str, body: bytes) -> Tuple[str, bytes, Dict[str, str]]:
+    """``(file name, bytes)`` of the part named ``file``, and the other parts as short text fields.
+
+    Raises:
+        ProtocolError: 400 for a malformed body, too many parts, or no ``file`` part.
+    """
+    image, fields = None, {}
+    for headers, data in _parts(content_type, body):
+        _, options = parse_options_header(headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name == "file" and image is None:
+            filename = options.get(b"filename", b"upload").decode("utf-8", "replace") or "upload"
+            image = (filename, data)
+        elif name and len(data) <= MAX_FIELD:
+            fields[name] = data.decode("utf-8", "replace").strip()
+    if image is None:
+        raise ProtocolError(400, "multipart body has no 'file' part")
+    return image[0], image[1], fields
+
+
+def _parts(content_type: str, body: bytes) -> List[Tuple[dict, bytes]]:
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
@@ -69,9 +95,4 @@ def image_part(content_type: str, body: bytes) -> Tuple[str, bytes]:
         raise
     except Exception as exc:  # python-multipart's errors for a malformed body
         raise ProtocolError(400, f"malformed multipart body ({str(exc)[:80]})") from None
-    for headers, data in parts:
-        _, options = parse_options_header(headers.get(b"content-disposition", b""))
-        if options.get(b"name") == b"file":
-            filename = options.get(b"filename", b"upload").decode("utf-8", "replace") or "upload"
-            return filename, data
-    raise ProtocolError(400, "multipart body has no 'file' part")
+    return parts

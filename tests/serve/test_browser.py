@@ -213,3 +213,25 @@ def test_before_anything_is_drawn_no_broken_image_is_shown(browser, service, art
     seen = browser.find_element("id", "seen")
     browser.save_screenshot(str(artifacts / "empty_pad.png"))
     assert not seen.is_displayed() and not seen.get_attribute("src")
+
+
+def number_strokes(digits: str):
+    """Each digit's strokes placed in its own cell across the wide pad, as a person writes a number."""
+    cells = len(digits)
+    return [
+        [((k + 0.12 + 0.76 * x) / cells, 0.12 + 0.76 * y) for x, y in stroke]
+        for k, digit in enumerate(digits)
+        for stroke in DIGIT_STROKES[digit]
+    ]
+
+
+def test_drawing_a_number_shows_it_with_a_box_per_digit(browser, service, artifacts):
+    open_page(browser, service)
+    browser.find_element("css selector", "input[name=mode][value=number]").click()
+    draw(browser, number_strokes("1704"))
+    label = shown_label(browser, settled=True)
+    browser.save_screenshot(str(artifacts / "drawn_number_1704.png"))
+    assert label == "1704"
+    assert browser.find_element("id", "boxes").get_attribute("data-count") == "4"
+    captions = [e.text for e in browser.find_elements("css selector", "#digits figcaption")]
+    assert [c.split()[0] for c in captions] == list("1704")

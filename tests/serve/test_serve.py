@@ -605,3 +605,51 @@ def test_a_start_and_stop_with_two_workers_leaves_no_files(tmp_path):
     finally:
         del os.environ["TMPDIR"]
     assert list(env_tmp.iterdir()) == []
+
+
+def number_upload():
+    from helpers import number_png
+
+    return number_png(list("508"))
+
+
+@pytest.mark.parametrize("how", ["query", "form field"])
+def test_predict_reads_a_number_when_asked(client, how):
+    if how == "query":
+        response = client.post("/predict?number=1", files={"file": ("n.png", number_upload(), "image/png")})
+    else:
+        response = client.post(
+            "/predict", files={"file": ("n.png", number_upload(), "image/png")}, data={"number": "1"}
+        )
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert doc["number"] == "508" and [d["label"] for d in doc["digits"]] == [5, 0, 8]
+
+
+def test_predict_number_answers_as_the_predict_command(client, predictor, tmp_path):
+    from mnist_edge.runtime.number import NumberReader
+
+    path = tmp_path / "n.png"
+    path.write_bytes(number_upload())
+    expected = NumberReader(reading.Reader(predictor, None)).read_file(path).to_json()
+    doc = client.post(
+        "/predict?number=1", content=path.read_bytes(), headers={"Content-Type": "image/png"}
+    ).json()
+    assert {k: v for k, v in doc.items() if k != "path"} == {k: v for k, v in expected.items() if k != "path"}
+
+
+def test_predict_number_shows_each_digit_the_model_saw(client):
+    doc = client.post(
+        "/predict?number=1&seen=1&top_k=2", content=number_upload(), headers={"Content-Type": "image/png"}
+    ).json()
+    for digit in doc["digits"]:
+        seen = Image.open(io.BytesIO(__import__("base64").b64decode(digit["seen_png"])))
+        assert seen.size == (28, 28) and len(digit["top_k"]) == 2
+
+
+@pytest.mark.parametrize("value", ["yes", "2", "-1"])
+def test_a_bad_number_flag_is_a_400(client, value):
+    response = client.post(
+        f"/predict?number={value}", content=number_upload(), headers={"Content-Type": "image/png"}
+    )
+    assert response.status_code == 400 and "number must be 1 or 0" in response.json()["error"]
