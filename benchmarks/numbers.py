@@ -1,0 +1,129 @@
+"""Reading handwritten numbers: whole-number and per-digit accuracy by length, layout and style, in one run.
+
+Numbers of 2-8 digits are composed from MNIST test digits (never trained on)
+by :mod:`mnist_edge.synthesis.numbers`: spaced, tight, touching and wavy
+(baseline drift, slant, scale changes) lines, handed over as clean drawings,
+scans and photos of squared paper; and, with ``--glyphs``, from the
+stroke-drawn digit forms of :mod:`mnist_edge.synthesis.glyphs` (the forms
+other countries write). Every image is read by the same code as
+``predict --number`` (the default model unless ``--model``), and scored as
+``eval --images --number`` scores it: a ``?`` is a miss.
+
+Tuning the segmentation used MNIST's *training* digits (``--split train``);
+the figures reported are on the test digits.
+
+    python benchmarks/numbers.py [--count 40] [--split test] [--model M.tflite] [--glyphs]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this file's folder comes first on sys.path, and its name
+# would shadow the standard library's `numbers` (which numpy imports).
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
+import argparse
+import collections
+import io
+import time
+
+import numpy as np
+from PIL import Image
+
+from mnist_edge import data
+from mnist_edge.evaluation.number_eval import aligned_matches
+from mnist_edge.preprocess import pil_to_gray
+from mnist_edge.runtime import Predictor, default_model_path
+from mnist_edge.runtime.number import NumberReader
+from mnist_edge.runtime.reading import Reader
+from mnist_edge.synthesis import glyphs, numbers
+
+LENGTHS = (2, 3, 4, 5, 6, 8)
+
+
+def digit_source(args):
+    """(images, labels) the numbers are composed from."""
+    dataset = data.load(args.data_dir)
+    if args.glyphs:
+        rng = np.random.default_rng(args.seed + 99)
+        labels = np.arange(2000) % 10
+        return np.stack([glyphs.mnist_form(str(k), rng) for k in labels]), labels
+    if args.split == "train":
+        return dataset.x_train, dataset.y_train
+    return dataset.x_test, dataset.y_test
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=40, help="numbers per (layout, style, length) cell")
+    parser.add_argument("--split", choices=("test", "train"), default="test")
+    parser.add_argument("--glyphs", action="store_true", help="compose from the stroke-drawn forms instead")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--show-misreads", type=int, default=0)
+    args = parser.parse_args()
+
+    x, y = digit_source(args)
+    reader = NumberReader(Reader(Predictor(args.model or default_model_path())))
+    rng = np.random.default_rng(args.seed)
+    cells = collections.defaultdict(lambda: [0, 0, 0, 0])  # numbers, right, digits, digits right
+    misreads = []
+    started = time.perf_counter()
+    for layout_name, layout in numbers.LAYOUTS.items():
+        for style in numbers.STYLES:
+            for length in LENGTHS:
+                for _ in range(args.count):
+                    idx = numbers.sample_digits(y, length, rng)
+                    truth = "".join(str(int(y[i])) for i in idx)
+                    image = numbers.render(numbers.compose(x[idx], rng, layout), rng, style)
+                    answer = reader.read_gray("", pil_to_gray(Image.open(io.BytesIO(image)))).number or ""
+                    for key in (
+                        (layout_name, style, length),
+                        ("layout", layout_name),
+                        ("style", style),
+                        ("length", length),
+                        ("all",),
+                    ):
+                        cell = cells[key]
+                        cell[0] += 1
+                        cell[1] += answer == truth
+                        cell[2] += len(truth)
+                        cell[3] += aligned_matches(truth, answer)
+                    if answer != truth:
+                        misreads.append((layout_name, style, truth, answer))
+    seconds = time.perf_counter() - started
+
+    def row(name, key):
+        n, right, digits, digits_right = cells[key]
+        return f"{name:<22}{n:>7}{right / n:>10.3f}{digits_right / digits:>10.3f}"
+
+    source = "glyph forms" if args.glyphs else f"MNIST {args.split} digits"
+    print(f"numbers composed from {source}; model {args.model or default_model_path()}")
+    print(f"{'':<22}{'n':>7}{'numbers':>10}{'digits':>10}")
+    print(row("all", ("all",)))
+    for length in LENGTHS:
+        print(row(f"length {length}", ("length", length)))
+    for layout_name in numbers.LAYOUTS:
+        print(row(f"layout {layout_name}", ("layout", layout_name)))
+    for style in numbers.STYLES:
+        print(row(f"style {style}", ("style", style)))
+    print(f"{cells[('all',)][0]} numbers in {seconds:.1f} s")
+    goal_numbers = [cells[("length", n)] for n in LENGTHS if n <= 6]
+    n = sum(c[0] for c in goal_numbers)
+    whole = sum(c[1] for c in goal_numbers) / n
+    per_digit = sum(c[3] for c in goal_numbers) / sum(c[2] for c in goal_numbers)
+    print(
+        f"2-6 digits: numbers {whole:.3f} (goal >= 0.85: {'PASS' if whole >= 0.85 else 'FAIL'}), "
+        f"digits {per_digit:.3f} (goal >= 0.95: {'PASS' if per_digit >= 0.95 else 'FAIL'})"
+    )
+    for item in misreads[: args.show_misreads]:
+        print("misread", *item)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
