@@ -175,3 +175,61 @@ def test_eval_bad_model_files(runner, tmp_path, mnist_dir):
     result = runner.invoke(main, ["eval", "--model", str(junk), "--data-dir", str(mnist_dir)])
     assert result.exit_code == 1 and "not a Keras model" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch):
+    """train --from MODEL (no --images) continues it on the set --styles/--outliers build."""
+    from helpers import FIXTURES
+
+    monkeypatch.setenv("MNIST_EDGE_CACHE", str(tmp_path / "cache"))
+    result = runner.invoke(
+        main,
+        [
+            "train",
+            "--from",
+            str(FIXTURES / "mnist_cnn_int8.tflite"),
+            "--styles",
+            "60",
+            "--outliers",
+            "40",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "300",
+            "--data-dir",
+            str(mnist_dir),
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["model"].endswith("mnist_cnn_continued.keras")
+    meta = json.loads((tmp_path / "out" / "mnist_cnn_continued.json").read_text())
+    assert meta["continued_from"]["name"] == "mnist_cnn_int8.tflite"
+    assert meta["training_set"]["styles"] >= 50  # a few renderings may show no digit
+    assert meta["hyperparameters"]["learning_rate"] == pytest.approx(0.001 / 5)
+    assert meta["abstain"]["min_confidence"] > 0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--from", "default", "--arch", "cnn"], "--arch does not apply"),
+        (["--images", "x", "--styles", "5"], "--styles"),
+    ],
+)
+def test_continuing_usage_errors(runner, args, message):
+    result = runner.invoke(main, ["train", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_style_digits_are_balanced_and_seeded():
+    from mnist_edge.synthesis import augment
+
+    x, y = augment.style_digits(40, seed=3, workers=1)
+    again, _ = augment.style_digits(40, seed=3, workers=2)
+    assert x.shape[1:] == (28, 28) and np.array_equal(x, again)
+    assert np.bincount(y, minlength=10).min() >= 3
