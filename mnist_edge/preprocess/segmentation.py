@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -94,15 +94,19 @@ class Piece:
     Attributes:
         kind: "digit" or "dash".
         box: ``(x, y, w, h)`` in the input image's pixels.
-        readings: for a digit, the ways to read it: each a list of glyphs
-            (one glyph; or 2-3 when the piece may be touching digits).
+        whole: for a digit, the piece read as one digit (None if its box
+            fit failed).
         aspect: the piece's width over its height.
+        splits: the piece read as touching digits: a list of readings, each
+            a list of glyphs left to right; computed when called (it costs a
+            box fit per part), as most pieces are one digit.
     """
 
     kind: str
     box: Tuple[int, int, int, int]
-    readings: List[List[Glyph]]
+    whole: Optional[Glyph] = None
     aspect: float = 0.0
+    splits: Callable[[], List[List[Glyph]]] = list
 
 
 @dataclasses.dataclass
@@ -199,10 +203,9 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
         box = _box_of(comps, group)
         kind = classify(box, height, band)
         if kind == "digit":
-            readings = _readings(comps, group, box, norm, width, scale)
-            pieces.append(Piece("digit", _to_input(box, scale), readings, _aspect(box)))
+            pieces.append(_digit_piece(comps, group, box, norm, width, scale))
         elif kind == "dash":
-            pieces.append(Piece("dash", _to_input(box, scale), []))
+            pieces.append(Piece("dash", _to_input(box, scale)))
     if not any(p.kind == "digit" for p in pieces):
         raise NoDigitError("no digit found (no stroke-like ink)")
     return Segmentation(pieces, len(lines), height / scale)
@@ -452,28 +455,39 @@ def part_counts(aspect: float) -> List[int]:
     return counts or [max(1, min(MAX_PARTS, int(round(aspect / DIGIT_ASPECT))))]
 
 
-def _readings(comps, group, box, norm, width, scale) -> List[List[Glyph]]:
-    """The ways to read a group: as one digit, and when wide, split at its thinnest columns."""
+def _digit_piece(comps, group, box, norm, width, scale) -> Piece:
+    """A group as one digit, with its splits into touching digits ready to compute."""
     member = np.zeros(comps.count + 1, bool)
     member[group] = True
     mask = member[comps.labels]
-    top, bottom, left, right = box
-    readings = []
-    for parts in part_counts(_aspect(box)):
-        if parts == 1:
-            one = _glyph(mask, norm, width, scale)
-            readings += [[one]] if one is not None else []
-            continue
-        inside = mask[top : bottom + 1, left : right + 1]
-        splits = [_cut(mask, box, cuts) for cuts in cut_choices(inside, parts)]
-        splits.append(split_at_joins(mask, box, parts, width))
-        for split in splits:
-            if split is None:
+    aspect = _aspect(box)
+
+    def splits() -> List[List[Glyph]]:
+        readings = []
+        for parts in part_counts(aspect):
+            if parts == 1:
                 continue
-            glyphs = [_glyph(part, norm, width, scale) for part in split]
-            if all(g is not None for g in glyphs):
-                readings.append(glyphs)
-    return readings
+            inside = mask[box[0] : box[1] + 1, box[2] : box[3] + 1]
+            candidates = [_cut(mask, box, cuts) for cuts in cut_choices(inside, parts)]
+            candidates.append(split_at_joins(mask, box, parts, width))
+            for split in candidates:
+                glyphs = [_glyph(part, norm, width, scale) for part in split or []]
+                if glyphs and all(g is not None for g in glyphs):
+                    readings.append(glyphs)
+        return readings
+
+    return Piece("digit", _to_input(box, scale), _glyph(mask, norm, width, scale), aspect, splits)
+
+
+def best_split_prior(aspect: float) -> float:
+    """The highest :func:`reading_log_prior` any split of a group this wide could reach (-inf: none is tried).
+
+    A reading's score is this prior plus the model's log-confidences (never
+    above 0), so a whole reading scoring higher needs no split computed.
+    """
+    peak = max(-np.log(2 * scale) for _, scale in ASPECT_BY_LABEL)
+    counts = [k for k in part_counts(aspect) if k > 1]
+    return max((k * peak + (k - 1) * float(np.log(TOUCH_RATE)) for k in counts), default=-np.inf)
 
 
 def _cut(mask: np.ndarray, box: Box, cuts: List[int]) -> List[np.ndarray]:

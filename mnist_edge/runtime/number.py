@@ -37,7 +37,7 @@ import numpy as np
 from mnist_edge.errors import ImageError, NoDigitError
 from mnist_edge.preprocess import load_gray, pil_to_gray
 from mnist_edge.preprocess.load import open_image_bytes
-from mnist_edge.preprocess.segmentation import Glyph, Piece, reading_log_prior, segment
+from mnist_edge.preprocess.segmentation import Glyph, Piece, best_split_prior, reading_log_prior, segment
 from mnist_edge.runtime.reading import Reader
 
 DOUBT = "?"
@@ -132,15 +132,16 @@ class NumberReader:
             found = segment(gray)
         except NoDigitError as exc:
             return NumberReading(path, reason=f"{NOT_A_NUMBER} ({exc})")
-        digit_pieces = [p for p in found.pieces if p.kind == "digit"]
-        if len(digit_pieces) == 1 and len(digit_pieces[0].readings) == 1 and len(found.pieces) == 1:
-            return self._single(path, gray, found.lines, digit_pieces[0].box)
         parts: List[object] = []
         for piece in found.pieces:
             if piece.kind == "dash":
                 parts.append("-")
             else:
                 parts.extend(self._best_reading(piece))
+        digits = [p for p in parts if isinstance(p, DigitReading)]
+        if len(found.pieces) == 1 and len(digits) == 1:
+            # One digit: exactly what predict answers for the image.
+            return self._single(path, gray, found.lines, digits[0].box)
         return self._assemble(path, parts, found.lines)
 
     def read_file(self, path) -> NumberReading:
@@ -172,18 +173,29 @@ class NumberReader:
         return self._assemble(path, [digit], lines)
 
     def _best_reading(self, piece: Piece) -> List[DigitReading]:
-        """The piece's reading (one digit, or a split) the model is surest of."""
-        best, best_score = None, -math.inf
-        for glyphs in piece.readings:
+        """The piece's reading (one digit, or touching digits) with the highest score.
+
+        The splits are computed only when one could beat the whole reading.
+        """
+        best, best_score = [], -math.inf
+        if piece.whole is not None:
+            best = [self._digit(piece.whole)]
+            best_score = self._score(best, [piece.whole])
+        if best_score >= best_split_prior(piece.aspect):
+            return best
+        for glyphs in piece.splits():
             digits = [self._digit(g) for g in glyphs]
-            score = CONFIDENCE_WEIGHT * sum(math.log(max(d.confidence, 1e-6)) for d in digits)
-            labels = [
-                int(d.top_k[0][0]) if d.top_k and str(d.top_k[0][0]).isdigit() else None for d in digits
-            ]
-            score += reading_log_prior([g.box[2] / g.box[3] for g in glyphs], labels)
+            score = self._score(digits, glyphs)
             if score > best_score:
                 best, best_score = digits, score
-        return best or []
+        return best
+
+    @staticmethod
+    def _score(digits: List[DigitReading], glyphs: List[Glyph]) -> float:
+        """log P(reading): the model's confidences (weighted) and the digits' widths."""
+        confidence = CONFIDENCE_WEIGHT * sum(math.log(max(d.confidence, 1e-6)) for d in digits)
+        labels = [int(d.top_k[0][0]) if d.top_k and str(d.top_k[0][0]).isdigit() else None for d in digits]
+        return confidence + reading_log_prior([g.box[2] / g.box[3] for g in glyphs], labels)
 
     def _digit(self, glyph: Glyph) -> DigitReading:
         reading = self.reader.read_mnist_form("", glyph.form)

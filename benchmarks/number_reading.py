@@ -12,18 +12,14 @@ other countries write). Every image is read by the same code as
 Tuning the segmentation used MNIST's *training* digits (``--split train``);
 the figures reported are on the test digits.
 
-    python benchmarks/numbers.py [--count 40] [--split test] [--model M.tflite] [--glyphs]
+(Named number_reading.py, not numbers.py: a script's folder comes first on
+sys.path, and a numbers.py there would shadow the standard library's
+``numbers``, which numpy imports, for every benchmark in the folder.)
+
+    python benchmarks/number_reading.py [--count 40] [--split test] [--model M.tflite] [--glyphs]
 """
 
 from __future__ import annotations
-
-import os
-import sys
-
-# Run as a script, this file's folder comes first on sys.path, and its name
-# would shadow the standard library's `numbers` (which numpy imports).
-if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    del sys.path[0]
 
 import argparse
 import collections
