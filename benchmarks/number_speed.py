@@ -23,17 +23,17 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+from PIL import Image
 
-from mnist_edge import data  # noqa: E402
-from mnist_edge.preprocess import background, polarity, selection  # noqa: E402
-from mnist_edge.preprocess import segmentation as seg  # noqa: E402
-from mnist_edge.preprocess.load import pil_to_gray  # noqa: E402
-from mnist_edge.runtime import Predictor, default_model_path  # noqa: E402
-from mnist_edge.runtime.number import NumberReader  # noqa: E402
-from mnist_edge.runtime.reading import Reader  # noqa: E402
-from mnist_edge.synthesis import numbers  # noqa: E402
+from mnist_edge import data
+from mnist_edge.preprocess import background, polarity, selection
+from mnist_edge.preprocess import segmentation as seg
+from mnist_edge.preprocess.load import pil_to_gray
+from mnist_edge.runtime import Predictor, default_model_path
+from mnist_edge.runtime.number import NumberReader
+from mnist_edge.runtime.reading import Reader
+from mnist_edge.synthesis import numbers
 
 GOAL_MS = 60.0
 
@@ -45,7 +45,9 @@ def photos(count: int, length: int, seed: int):
     out = []
     while len(out) < count:
         idx = numbers.sample_digits(dataset.y_test, length, rng)
-        image = numbers.render(numbers.compose(dataset.x_test[idx], rng, numbers.LAYOUTS["spaced"]), rng, "photo")
+        image = numbers.render(
+            numbers.compose(dataset.x_test[idx], rng, numbers.LAYOUTS["spaced"]), rng, "photo"
+        )
         if Image.open(io.BytesIO(image)).size == (640, 480):
             out.append((image, "".join(str(int(dataset.y_test[i])) for i in idx)))
     return out
@@ -87,7 +89,9 @@ def main() -> int:
         times["model"].append((t4 - t3) - (t3 - t2))
         times["total"].append((t1 - t0) + (t4 - t3))
         right += reading.number == truth
-    print(f"{len(items)} photos 640x480 of {args.digits}-digit numbers, one core; read right {right}/{len(items)}")
+    print(
+        f"{len(items)} photos 640x480 of {args.digits}-digit numbers, one core; read right {right}/{len(items)}"
+    )
     print(f"{'stage':<14}{'p50 ms':>9}{'p90 ms':>9}")
     for stage, values in times.items():
         ms = np.asarray(values) * 1e3
