@@ -90,7 +90,7 @@ def main() -> int:
         times["total"].append((t1 - t0) + (t4 - t3))
         right += reading.number == truth
     print(
-        f"{len(items)} photos 640x480 of {args.digits}-digit numbers, one core; read right {right}/{len(items)}"
+        f"{len(items)} photos 640x480 of {args.digits}-digit numbers, one core; right {right}/{len(items)}"
     )
     print(f"{'stage':<14}{'p50 ms':>9}{'p90 ms':>9}")
     for stage, values in times.items():
