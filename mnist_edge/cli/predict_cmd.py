@@ -95,7 +95,8 @@ def command(
     )
     reader = reading.Reader(predictor, min_confidence, top_k)
     abstains = (
-        f"not a digit below confidence {reader.min_confidence:.2f}"
+        f"not a digit below {'confidence' if reader.score == 'top1' else 'two likeliest together'} "
+        f"{reader.min_confidence:.2f}"
         if reader.min_confidence > 0
         else "no 'not a digit' threshold (every image gets a digit)"
     )

@@ -184,7 +184,7 @@ def command(
     out(f"test loss      {summary['test_loss']:.4f}")
     out(f"train time     {summary['train_seconds']:.1f} s ({summary['epochs']} epochs)")
     if summary.get("min_confidence") is not None:
-        out(f"not a digit    below confidence {summary['min_confidence']:.4f}")
+        out(f"not a digit    below {summary['abstain_score']} score {summary['min_confidence']:.4f}")
 
 
 def _fine_tune(images_dir, source, dataset, out_dir, seed, as_json, log):

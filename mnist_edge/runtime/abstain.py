@@ -1,13 +1,25 @@
-"""Saying "not a digit": the confidence threshold, how it is calibrated, and the decision.
+"""Saying "not a digit": the score, its threshold, how it is calibrated, and the decision.
 
 A model trained with outlier exposure (``mnist-edge train --outliers``:
 letters, shapes, scribbles, empty pages and garments taught to give a flat
 distribution) is confident on digits and not on the rest. The threshold is
-calibrated on digits the model never trained on: the lowest confidence
-that keeps all but :data:`DIGIT_ABSTAIN_RATE` of them; the rates that
-threshold gives on held-out non-digits are recorded beside it. ``export``
-copies the threshold into the model's sidecar, and ``predict`` and ``serve``
-use it unless ``--min-confidence`` says otherwise (0 disables).
+calibrated on digits the model never trained on: the lowest score that
+keeps all but :data:`DIGIT_ABSTAIN_RATE` of them; the rates that threshold
+gives on held-out non-digits are recorded beside it. ``export`` copies the
+threshold and the score it applies to into the model's sidecar, and
+``predict`` and ``serve`` use it unless ``--min-confidence`` says otherwise
+(0 disables).
+
+The score (:data:`SCORES`):
+
+* ``top2`` (models trained since the style stage): the two likeliest
+  classes' probabilities together. A digit written in a form the model finds
+  unusual splits its belief between two digits (a 4 or a 9); something that
+  is no digit spreads it over all ten. Measured on the shipped model at the
+  threshold that keeps 99.3 % of MNIST digits: other writers' digits
+  (optdigits) kept 99.0 % (max-probability: 98.3 %), non-digits rejected
+  98.8 % (97.2 %); AUROC 0.9991 (0.9984). The label is still the likeliest class.
+* ``top1``: the top probability alone (sidecars that name no score).
 
 numpy only.
 """
@@ -20,6 +32,24 @@ from typing import Dict, Optional
 import numpy as np
 
 DIGIT_ABSTAIN_RATE = 0.007  # calibration target: held-out digits answered "not a digit"
+SCORES = ("top1", "top2")
+DEFAULT_SCORE = "top2"  # what training calibrates now
+LEGACY_SCORE = "top1"  # what a sidecar without a score was calibrated on
+
+
+def score(probabilities, kind: str = DEFAULT_SCORE):
+    """The "is it a digit" score of one probability vector (10,) or of many (n, 10).
+
+    Args:
+        probabilities: class probabilities.
+        kind: one of :data:`SCORES`.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if kind == "top1":
+        return p.max(axis=-1)
+    if kind == "top2":
+        return np.sort(p, axis=-1)[..., -2:].sum(axis=-1)
+    raise ValueError(f"unknown score {kind!r}; choose one of {', '.join(SCORES)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,19 +65,22 @@ class Decision:
     reason: Optional[str] = None
 
 
-def decide(label: int, confidence: float, min_confidence: float) -> Decision:
-    """A label, or "not a digit" when the model is less sure than the threshold.
+def decide(label: int, probabilities, min_confidence: float, kind: str = LEGACY_SCORE) -> Decision:
+    """A label, or "not a digit" when the score is below the threshold.
 
     Args:
         label: the most probable class.
-        confidence: its probability.
+        probabilities: the class probabilities.
         min_confidence: the threshold (0 never abstains).
+        kind: the score the threshold applies to (:data:`SCORES`).
 
     Returns:
         The :class:`Decision`.
     """
-    if min_confidence > 0 and confidence < min_confidence:
-        return Decision(None, f"not a digit (confidence {confidence:.2f} < {min_confidence:.2f})")
+    value = float(score(probabilities, kind))
+    if min_confidence > 0 and value < min_confidence:
+        what = "confidence" if kind == "top1" else "two likeliest together"
+        return Decision(None, f"not a digit ({what} {value:.2f} < {min_confidence:.2f})")
     return Decision(label)
 
 
@@ -55,7 +88,7 @@ def calibrate(digit_confidences: np.ndarray, rate: float = DIGIT_ABSTAIN_RATE) -
     """The threshold that answers "not a digit" for about ``rate`` of held-out digits.
 
     Args:
-        digit_confidences: the model's top probability on digits it never trained on.
+        digit_confidences: the model's score (:func:`score`) on digits it never trained on.
         rate: the share of them allowed below the threshold.
 
     Returns:

@@ -116,23 +116,26 @@ class Reader:
     Args:
         predictor: a :class:`mnist_edge.runtime.Predictor`.
         min_confidence: the threshold; None takes the model's calibrated
-            one from its sidecar (0 when it has none); 0 never abstains.
+            one from its sidecar (0 when it has none); 0 never abstains. It
+            applies to the score the sidecar names (:mod:`.abstain`).
         top_k: how many classes each answer lists.
     """
 
     def __init__(self, predictor, min_confidence: Optional[float] = None, top_k: int = DEFAULT_TOP_K):
         self.predictor = predictor
+        sidecar = predictor.sidecar
         if min_confidence is None:
-            sidecar = predictor.sidecar
             min_confidence = sidecar.min_confidence if sidecar and sidecar.min_confidence else 0.0
         self.min_confidence = float(min_confidence)
+        # The threshold, the model's or the user's, applies to the score the model was calibrated on.
+        self.score = sidecar.abstain_score if sidecar else abstain.LEGACY_SCORE
         self.top_k = top_k
 
     def read_mnist_form(self, path: str, seen: np.ndarray) -> Reading:
         """Predicts a 28x28 uint8 image already in MNIST form."""
         prediction = self.predictor.predict(seen)
         labels = self.predictor.labels
-        decision = abstain.decide(prediction.label, prediction.confidence, self.min_confidence)
+        decision = abstain.decide(prediction.label, prediction.probabilities, self.min_confidence, self.score)
         return Reading(
             path=path,
             label=None if decision.label is None else labels[decision.label],

@@ -40,6 +40,8 @@ class Sidecar:
         format_name: its display name, or None.
         io_type: the int8 model's I/O type, or None.
         min_confidence: the calibrated "not a digit" threshold, or None.
+        abstain_score: the score that threshold applies to (``top1`` when the
+            sidecar names none: it was calibrated before scores had names).
         reference: ``(file name, SHA-256)`` of the Keras model's reference record, or None.
     """
 
@@ -51,6 +53,7 @@ class Sidecar:
     io_type: Optional[str]
     min_confidence: Optional[float]
     reference: Optional[Tuple[str, str]] = None
+    abstain_score: str = "top1"
 
 
 def sidecar_path(model_path) -> Path:
@@ -161,6 +164,17 @@ def _min_confidence(path: Path, document: dict) -> Optional[float]:
     return value
 
 
+def _abstain_score(path: Path, document: dict) -> str:
+    from mnist_edge.runtime.abstain import LEGACY_SCORE, SCORES
+
+    abstain = document.get("abstain")
+    if not isinstance(abstain, dict) or abstain.get("score") is None:
+        return LEGACY_SCORE
+    if abstain["score"] not in SCORES:
+        raise _fail(path, f"abstain.score must be one of {', '.join(SCORES)}")
+    return abstain["score"]
+
+
 def _reference(path: Path, document: dict) -> Optional[Tuple[str, str]]:
     ref = document.get("reference")
     if ref is None:
@@ -219,4 +233,5 @@ def load_sidecar(
         io_type=_optional_str(path, document, "io_type", IO_TYPES),
         min_confidence=_min_confidence(path, document),
         reference=_reference(path, document),
+        abstain_score=_abstain_score(path, document),
     )

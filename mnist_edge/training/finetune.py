@@ -33,6 +33,7 @@ from mnist_edge.errors import DataError, ImageError, ModelError
 from mnist_edge.evaluation.image_eval import labelled_images
 from mnist_edge.evaluation.reporting import library_versions
 from mnist_edge.preprocess import load_gray, to_mnist
+from mnist_edge.runtime import abstain as abstain_mod
 from mnist_edge.runtime import default_model_path, sidecar_path
 from mnist_edge.training import keras_model
 from mnist_edge.training._tf import import_tf
@@ -145,12 +146,12 @@ def load_source(source: str, dataset: data_mod.Dataset, log: Callable[[str], Non
     return model, path, sidecar.get("abstain")
 
 
-def _accuracy(model, x: np.ndarray, y: np.ndarray, threshold: float) -> float:
-    """Right answers, "not a digit" (top probability under ``threshold``) counted as a miss, as eval does."""
+def _accuracy(model, x: np.ndarray, y: np.ndarray, threshold: float, score: str) -> float:
+    """Right answers, "not a digit" (the score under ``threshold``) counted as a miss, as eval does."""
     if len(y) == 0:
         return float("nan")
     probs = model.predict(x.astype(np.float32) / 255.0, batch_size=1000, verbose=0)
-    return float(np.mean((probs.argmax(1) == y) & (probs.max(1) >= threshold)))
+    return float(np.mean((probs.argmax(1) == y) & (abstain_mod.score(probs, score) >= threshold)))
 
 
 def _mixed_set(user: UserImages, dataset: data_mod.Dataset, config: FineTuneConfig):
@@ -165,10 +166,12 @@ def _mixed_set(user: UserImages, dataset: data_mod.Dataset, config: FineTuneConf
     return x[order].astype(np.float32) / 255.0, y[order]
 
 
-def _figures(model, user: UserImages, dataset: data_mod.Dataset, threshold: float) -> Dict[str, float]:
+def _figures(
+    model, user: UserImages, dataset: data_mod.Dataset, threshold: float, score: str
+) -> Dict[str, float]:
     return {
-        "held_back_accuracy": _accuracy(model, user.held_x, user.held_y, threshold),
-        "mnist_test_accuracy": _accuracy(model, dataset.x_test, dataset.y_test, threshold),
+        "held_back_accuracy": _accuracy(model, user.held_x, user.held_y, threshold, score),
+        "mnist_test_accuracy": _accuracy(model, dataset.x_test, dataset.y_test, threshold, score),
     }
 
 
@@ -202,7 +205,8 @@ def fine_tune(
     keras.utils.set_random_seed(config.seed)
     model, source_path, abstain = load_source(source, dataset, log)
     threshold = float((abstain or {}).get("min_confidence") or 0.0)
-    before = _figures(model, user, dataset, threshold)
+    score = (abstain or {}).get("score") or abstain_mod.LEGACY_SCORE
+    before = _figures(model, user, dataset, threshold, score)
     log(f"before: held back {before['held_back_accuracy']:.4f}, MNIST {before['mnist_test_accuracy']:.4f}")
     x, y = _mixed_set(user, dataset, config)
     model.compile(
@@ -214,7 +218,7 @@ def fine_tune(
     for epoch in range(config.epochs):
         history = model.fit(pipeline, epochs=1, verbose=0, shuffle=False)  # shuffled above
         log(f"epoch {epoch + 1}/{config.epochs}: loss {history.history['loss'][-1]:.4f}")
-    after = _figures(model, user, dataset, threshold)
+    after = _figures(model, user, dataset, threshold, score)
     log(f"after: held back {after['held_back_accuracy']:.4f}, MNIST {after['mnist_test_accuracy']:.4f}")
     meta = _metadata(source_path, images_dir, user, config, before, after, abstain, dataset)
     meta["threshold"] = threshold

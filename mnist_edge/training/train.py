@@ -280,4 +280,5 @@ def summary(meta: dict) -> dict:
         "epochs": meta["epochs"],
         "seed": meta["seed"],
         "min_confidence": abstain_info.get("min_confidence"),
+        "abstain_score": abstain_info.get("score"),
     }

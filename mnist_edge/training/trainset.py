@@ -132,9 +132,9 @@ def calibrate_abstention(model, held_out, options: TrainConfig, log) -> Optional
     )
 
     def confidence(images):
-        return (
-            keras_probabilities(model, data_mod.normalize(images)).max(axis=1) if len(images) else np.zeros(0)
-        )
+        if not len(images):
+            return np.zeros(0)
+        return abstain.score(keras_probabilities(model, data_mod.normalize(images)), abstain.DEFAULT_SCORE)
 
     digits = confidence(hx)
     threshold = abstain.calibrate(digits)
@@ -143,11 +143,12 @@ def calibrate_abstention(model, held_out, options: TrainConfig, log) -> Optional
         threshold,
     )
     log(
-        f"abstain: min confidence {threshold:.4f}; answered 'not a digit': "
+        f"abstain: min {abstain.DEFAULT_SCORE} score {threshold:.4f}; answered 'not a digit': "
         + ", ".join(f"{k} {v:.1%}" for k, v in rates.items())
     )
     return {
         "min_confidence": threshold,
+        "score": abstain.DEFAULT_SCORE,
         "target_digit_rate": abstain.DIGIT_ABSTAIN_RATE,
         "calibration": {
             "held_out_digits": int(len(hx)),

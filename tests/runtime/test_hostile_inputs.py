@@ -404,6 +404,11 @@ SIDECAR_CASES = [
     ("edited normalization", lambda d: d["input"]["normalization"].update(scale=1.0), "is not pixel / 255"),
     ("bad threshold", lambda d: d.update(abstain={"min_confidence": 7}), "min_confidence"),
     (
+        "unknown abstain score",
+        lambda d: d.update(abstain={"min_confidence": 0.5, "score": "top9"}),
+        "abstain.score",
+    ),
+    (
         "reference outside",
         lambda d: d.update(reference={"file": "../x.npz", "sha256": "0" * 64}),
         "file name beside the model",
