@@ -10,12 +10,16 @@ model's calibrated threshold), saved as files first like a user's would be:
   training (``mnist_edge.synthesis.outliers.HELD_OUT_FONTS``) and are reported apart;
 * shapes and scribbles, and photos of empty paper (reported, no goal);
 * digits in the forms MNIST lacks (``synthesis/glyphs.py``, every form and pen):
-  reported, as the digits an unusual writer would have refused.
+  reported, as the digits an unusual writer would have refused;
+* other writers' real digits: UCI optdigits (1,797 digits by 43 writers, in
+  scikit-learn's wheel; never trained on), when scikit-learn is installed.
 
-Then the trade-off: the AUROC of the model's confidence between all digits and
-all non-digits (an image the front-end finds no digit in scores as rejected),
-and for a range of thresholds the share of MNIST digits and of glyph digits
-kept against the share of non-digits rejected, the model's own threshold marked.
+Then the trade-off, for the model's own score (the sidecar's ``abstain.score``)
+and for the top probability alone: the AUROC between all digits and all
+non-digits (an image the front-end finds no digit in scores as rejected),
+and for a range of thresholds the share of MNIST digits, glyph digits and
+other writers' digits kept against the share of non-digits rejected, the
+model's own threshold marked.
 
 Run: MNIST_EDGE_DATA=../shared/data/mnist python benchmarks/not_a_digit.py [--n 1000] [--model X.tflite]
 Exit code 1 if a goal is missed.
@@ -30,24 +34,46 @@ import numpy as np
 from PIL import Image
 
 from mnist_edge import data, runtime
-from mnist_edge.runtime import reading
+from mnist_edge.runtime import abstain, reading
 from mnist_edge.synthesis import glyphs, outliers
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 
 
-def confidences(reader, images, folder: Path, name: str) -> np.ndarray:
-    """The model's confidence on each image (saved as a file first); -1 where the front-end found no digit."""
-    scores = []
+def probabilities(reader, images, folder: Path, name: str) -> list:
+    """The model's probabilities for each image (saved as a file first); None where no digit was found."""
+    out = []
     for k, image in enumerate(images):
         path = folder / f"{name}_{k}.png"
         if isinstance(image, bytes):
             path.write_bytes(image)
+        elif isinstance(image, Path):
+            path = image
         else:
             Image.fromarray(image).save(path)
         result = reader.read_file(path)
-        scores.append(-1.0 if result.confidence is None else result.confidence)
-    return np.asarray(scores)
+        out.append(None if result.probabilities is None else np.asarray(result.probabilities))
+    return out
+
+
+def scores_of(probs: list, kind: str) -> np.ndarray:
+    """The score of each reading; -1 where the front-end found no digit (always rejected)."""
+    return np.asarray([-1.0 if p is None else float(abstain.score(p, kind)) for p in probs])
+
+
+def other_writers(folder: Path):
+    """UCI optdigits as 8x8 PNGs (light on dark, as the dataset has them), or None without scikit-learn."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        return None
+    digits = load_digits()
+    paths = []
+    for k, image in enumerate(digits.images):
+        path = folder / f"optdigits_{k}.png"
+        Image.fromarray((image / 16 * 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    return paths
 
 
 def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -63,16 +89,30 @@ def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def print_tradeoff(reader, digits: np.ndarray, glyph_digits: np.ndarray, others: np.ndarray) -> None:
-    area = auroc(np.concatenate([digits, glyph_digits]), others)
-    print(f"\nAUROC, digits (MNIST and glyphs) against everything else: {area:.4f}")
-    print(f"{'threshold':>10}{'MNIST kept':>12}{'glyphs kept':>13}{'others rejected':>17}")
-    marks = sorted(set(np.round(np.arange(0.3, 0.96, 0.05), 2)) | {round(reader.min_confidence, 4)})
+def print_tradeoff(reader, probs: dict, digit_kinds, kind: str) -> None:
+    scores = {name: scores_of(p, kind) for name, p in probs.items()}
+    others = np.concatenate([v for k, v in scores.items() if k not in digit_kinds])
+    digits = np.concatenate([scores[k] for k in digit_kinds if k in scores])
+    mine = kind == reader.score
+    print(
+        f"\nscore {kind}{' (the model’s)' if mine else ''}: AUROC, digits against everything else: "
+        f"{auroc(digits, others):.4f}"
+    )
+    columns = [k for k in digit_kinds if k in scores]
+    print(
+        f"{'threshold':>10}"
+        + "".join(f"{k.split()[0] + ' kept':>16}" for k in columns)
+        + f"{'others rejected':>17}"
+    )
+    marks = sorted(
+        set(np.round(np.arange(0.3, 0.96, 0.05), 2)) | ({round(reader.min_confidence, 4)} if mine else set())
+    )
     for t in marks:
-        mine = "  <- the model's" if abs(t - reader.min_confidence) < 1e-6 else ""
+        flag = "  <- the model's" if mine and abs(t - reader.min_confidence) < 1e-6 else ""
         print(
-            f"{t:10.3f}{np.mean(digits >= t):12.1%}{np.mean(glyph_digits >= t):13.1%}"
-            f"{np.mean(others < t):17.1%}{mine}"
+            f"{t:10.3f}"
+            + "".join(f"{np.mean(scores[k] >= t):16.1%}" for k in columns)
+            + f"{np.mean(others < t):17.1%}{flag}"
         )
 
 
@@ -111,15 +151,21 @@ def main():
         None,
         None,
     )
-    print(f"model {reader.predictor.model_path}; 'not a digit' below confidence {reader.min_confidence:.3f}")
-    failed, scores = [], {}
+    print(
+        f"model {reader.predictor.model_path}; 'not a digit' below {reader.min_confidence:.3f} "
+        f"({reader.score} score)"
+    )
+    failed, probs = [], {}
     with tempfile.TemporaryDirectory() as tmp:
+        writers = other_writers(Path(tmp))
+        if writers is not None:
+            kinds["other writers (optdigits)"] = (writers, None, None)
         for name, spec in kinds.items():
             if spec is None:
                 continue
             images, op, goal = spec
-            scores[name] = confidences(reader, images, Path(tmp), name.split()[0])
-            rate = float(np.mean(scores[name] < reader.min_confidence))
+            probs[name] = probabilities(reader, images, Path(tmp), name.split()[0])
+            rate = float(np.mean(scores_of(probs[name], reader.score) < reader.min_confidence))
             ok = goal is None or (rate <= goal if op == "<=" else rate >= goal)
             failed += [] if ok else [name]
             goal_text = f"goal {op} {goal:.0%}" if goal is not None else ""
@@ -128,9 +174,9 @@ def main():
                 f"{'' if goal is None else ('PASS' if ok else 'FAIL')}",
                 flush=True,
             )
-    digit_kinds = ("MNIST test digits", "digits in other forms (glyphs)")
-    others = np.concatenate([v for k, v in scores.items() if k not in digit_kinds])
-    print_tradeoff(reader, scores["MNIST test digits"], scores["digits in other forms (glyphs)"], others)
+    digit_kinds = ("MNIST test digits", "digits in other forms (glyphs)", "other writers (optdigits)")
+    for kind in dict.fromkeys([reader.score, *abstain.SCORES]):
+        print_tradeoff(reader, probs, digit_kinds, kind)
     return 1 if failed else 0
 
 

@@ -89,9 +89,7 @@ def main() -> int:
         times["model"].append((t4 - t3) - (t3 - t2))
         times["total"].append((t1 - t0) + (t4 - t3))
         right += reading.number == truth
-    print(
-        f"{len(items)} photos 640x480 of {args.digits}-digit numbers, one core; right {right}/{len(items)}"
-    )
+    print(f"{len(items)} photos 640x480 of {args.digits}-digit numbers, one core; right {right}/{len(items)}")
     print(f"{'stage':<14}{'p50 ms':>9}{'p90 ms':>9}")
     for stage, values in times.items():
         ms = np.asarray(values) * 1e3
