@@ -1,8 +1,8 @@
 """Fine-tuning on a new writer's digits: the default model before and after, on images it never trained on.
 
-Shows, in one run: a writer rendered in the forms the default model reads
-worst (synthesis/glyphs.py: the 1 with a long flag, chosen for every 1; the
-other digits in any of their forms and pens), half of each class used to
+Shows, in one run: a writer rendered in the form the default model reads
+worst (synthesis/glyphs.py: the 9 written like a g, a held-out form never
+trained on, chosen for every 9; the other digits in any of their forms and pens), half of each class used to
 fine-tune the shipped model (train --images), the result exported to int8
 through the parity gate, and both int8 models scored by eval --images on the
 held-back half, and on MNIST's test set. Goals (issue 15): the held-back half
@@ -34,8 +34,8 @@ def render_writer(folder: Path, per_class: int, seed: int) -> None:
     folder.mkdir(parents=True)
     for label in glyphs.FORMS:
         for k in range(per_class):
-            form = 0 if label == "1" else -1  # the flagged 1: the default model's weakest form
-            (folder / f"w{k:03d}_{label}.png").write_bytes(glyphs.render(label, rng, form=form))
+            held_out = label == "9"  # the g-like 9 of glyphs.HELD_OUT_FORMS: never trained on, read worst
+            (folder / f"w{k:03d}_{label}.png").write_bytes(glyphs.render(label, rng, held_out=held_out))
 
 
 def main():

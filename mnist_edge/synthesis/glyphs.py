@@ -97,6 +97,21 @@ FORMS: Dict[str, List[List[Stroke]]] = {
         ],
     ],
 }
+# Forms never used in training (train --styles draws only FORMS): an unusual
+# writer to fine-tune on and to measure with, as HELD_OUT_FONTS are for letters.
+HELD_OUT_FORMS: Dict[str, List[List[Stroke]]] = {
+    "1": [[[(0.3, 0.28), (0.55, 0.08), (0.55, 0.92), (0.88, 0.92)]]],  # flag and a foot to the right only
+    "9": [  # like a g: the tail curls back under the loop
+        [
+            _arc(0.52, 0.27, 0.2, 0.2, 0.25, 1.25, 18)
+            + [(0.72, 0.27), (0.7, 0.7)]
+            + _arc(0.42, 0.7, 0.28, 0.25, 0.25, 0.85, 12)
+        ]
+    ],
+    "4": [
+        [[(0.6, 0.95), (0.6, 0.08)] + _arc(0.42, 0.5, 0.22, 0.2, 0.0, -0.4, 8) + [(0.85, 0.62)]]
+    ],  # round top
+}
 PENS = ("mouse", "pen", "marker")
 
 
@@ -117,20 +132,24 @@ def _transform(strokes: Sequence[Stroke], rng: np.random.Generator, size: int) -
     return out
 
 
-def render(label: str, rng: np.random.Generator, form: int = -1, pen: str = "") -> bytes:
+def render(
+    label: str, rng: np.random.Generator, form: int = -1, pen: str = "", held_out: bool = False
+) -> bytes:
     """One PNG of ``label`` in one of its forms (random when ``form`` is -1), drawn with ``pen``.
 
     Args:
         label: "0".."9".
         rng: the random generator (the same seed, the same image).
-        form: index into :data:`FORMS` [label], or -1 for a random one.
+        form: index into the label's forms, or -1 for a random one.
         pen: "mouse" (1-2 px on a dark or light canvas), "pen" (dark ink on
             paper, softened) or "marker" (thick); "" for a random one.
+        held_out: draw from :data:`HELD_OUT_FORMS` (never trained on) where
+            the label has one.
 
     Returns:
         The PNG's bytes.
     """
-    forms = FORMS[label]
+    forms = HELD_OUT_FORMS.get(label, FORMS[label]) if held_out else FORMS[label]
     strokes = forms[int(rng.integers(len(forms))) if form < 0 else form]
     pen = pen or PENS[int(rng.integers(len(PENS)))]
     size = int(rng.integers(96, 220))

@@ -169,7 +169,7 @@ def test_a_keras_model_is_told_to_export_first(runner, digits, tmp_path):
     "threshold,said",
     [
         ("0", "no 'not a digit' threshold (every image gets a digit)"),
-        ("0.5", "not a digit below confidence 0.50"),
+        ("0.5", "not a digit below two likeliest together 0.50"),
     ],
 )
 def test_predict_says_what_the_threshold_is(runner, digits, threshold, said):

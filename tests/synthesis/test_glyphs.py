@@ -61,3 +61,14 @@ def test_the_mnist_form_of_a_glyph_is_in_mnist_form():
     digit = glyphs.mnist_form("4", np.random.default_rng(0), form=1)
     assert digit.shape == (28, 28) and digit.dtype == np.uint8
     assert is_mnist_form(digit.astype(np.float32) / 255)
+
+
+def test_held_out_forms_are_not_training_forms():
+    for label, forms in glyphs.HELD_OUT_FORMS.items():
+        assert all(form not in glyphs.FORMS[label] for form in forms)
+
+
+def test_render_draws_a_held_out_form_when_asked():
+    a = glyphs.render("9", np.random.default_rng(5), held_out=True)
+    b = glyphs.render("9", np.random.default_rng(5), form=0)
+    assert a != b
