@@ -38,6 +38,11 @@ from mnist_edge.runtime import abstain, reading
 from mnist_edge.synthesis import glyphs, outliers
 
 FASHION = "/usr/share/datasets/fashion-mnist"
+SHORT = {
+    "MNIST test digits": "MNIST",
+    "digits in other forms (glyphs)": "glyphs",
+    "other writers (optdigits)": "optdigits",
+}
 
 
 def probabilities(reader, images, folder: Path, name: str) -> list:
@@ -101,7 +106,7 @@ def print_tradeoff(reader, probs: dict, digit_kinds, kind: str) -> None:
     columns = [k for k in digit_kinds if k in scores]
     print(
         f"{'threshold':>10}"
-        + "".join(f"{k.split()[0] + ' kept':>16}" for k in columns)
+        + "".join(f"{SHORT[k] + ' kept':>16}" for k in columns)
         + f"{'others rejected':>17}"
     )
     marks = sorted(
