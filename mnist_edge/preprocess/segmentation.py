@@ -556,27 +556,29 @@ def _grow_back(inside, labels, seeds, box, shape) -> List[np.ndarray]:
 
 
 def cut_choices(mask: np.ndarray, parts: int) -> List[List[int]]:
-    """Cut sets to try: for two parts, the columns of least ink (a narrow 1 may touch a wide 0);
-    for more, the least-ink column near each even split."""
-    if parts > 2:
-        return [cut_columns(mask, parts)]
+    """Cut sets to try: the valleys of least ink (a narrow 1 may touch a wide 0), and the
+    least-ink column near each even split."""
+    even = cut_columns(mask, parts)
+    valleys = _valleys(mask)
+    if parts == 2:
+        choices = [[c] for c in valleys[:MAX_CUTS_TRIED]]
+    else:  # the parts - 1 deepest valleys, when there are that many
+        choices = [sorted(valleys[: parts - 1])] if len(valleys) >= parts - 1 else []
+    return [c for c in choices if c != even] + [even]
+
+
+def _valleys(mask: np.ndarray) -> List[int]:
+    """Columns with no less ink within a tenth of the width, deepest first, a tenth apart."""
     wide = mask.shape[1]
     ink = mask.sum(axis=0).astype(np.float32)
     lo, hi = max(1, int(0.15 * wide)), min(wide - 1, int(np.ceil(0.85 * wide)))
-    if hi <= lo:
-        return [cut_columns(mask, 2)]
-    columns = np.arange(lo, hi)
-    # valleys: no lower column within a tenth of the width
     reach = max(1, wide // 10)
-    valleys = [c for c in columns if ink[c] <= ink[max(0, c - reach) : c + reach + 1].min()]
-    valleys = sorted(valleys, key=lambda c: (ink[c], abs(c - wide / 2)))
+    valleys = [c for c in range(lo, hi) if ink[c] <= ink[max(0, c - reach) : c + reach + 1].min()]
     picked: List[int] = []
-    for c in valleys:
+    for c in sorted(valleys, key=lambda c: (ink[c], abs(c - wide / 2))):
         if all(abs(c - p) > reach for p in picked):
             picked.append(int(c))
-        if len(picked) == MAX_CUTS_TRIED:
-            break
-    return [[c] for c in picked] or [cut_columns(mask, 2)]
+    return picked
 
 
 def cut_columns(mask: np.ndarray, parts: int) -> List[int]:

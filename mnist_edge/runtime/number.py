@@ -131,7 +131,7 @@ class NumberReader:
         try:
             found = segment(gray)
         except NoDigitError as exc:
-            return NumberReading(path, reason=f"{NOT_A_NUMBER} ({exc})")
+            return NumberReading(path, reason=f"{NOT_A_NUMBER}: {exc}")
         parts: List[object] = []
         for piece in found.pieces:
             if piece.kind == "dash":
@@ -166,7 +166,7 @@ class NumberReader:
         """One digit: exactly the single-digit reading of the whole image."""
         reading = self.reader.read_gray(path, gray)
         if reading.confidence is None:
-            return NumberReading(path, reason=f"{NOT_A_NUMBER} ({reading.reason})", lines=lines)
+            return NumberReading(path, reason=f"{NOT_A_NUMBER}: {reading.reason}", lines=lines)
         digit = DigitReading(
             reading.label, reading.confidence, box, reading.top_k, reading.reason, reading.seen
         )
@@ -206,7 +206,7 @@ class NumberReader:
     def _assemble(self, path: str, parts: List[object], lines: int) -> NumberReading:
         digits = [p for p in parts if isinstance(p, DigitReading)]
         if not digits:
-            return NumberReading(path, reason=f"{NOT_A_NUMBER} (no digit found)", lines=lines)
+            return NumberReading(path, reason=f"{NOT_A_NUMBER}: no digit found", lines=lines)
         # A dash after the last digit is no part of the number.
         text = "".join(p if isinstance(p, str) else (p.label or DOUBT) for p in parts).rstrip("-")
         confidence = float(np.prod([d.confidence for d in digits]))
