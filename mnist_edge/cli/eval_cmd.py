@@ -56,9 +56,26 @@ from mnist_edge.errors import PartialFailure
     help="With --images: each image holds a number; labels are digit strings (labels.csv, or a "
     "file name like receipt_2024.png). Reports whole-number and per-digit accuracy and the digit count.",
 )
+@click.option(
+    "--across-runtimes",
+    is_flag=True,
+    help="Run the .tflite (default: the shipped model) on every interpreter here (LiteRT with "
+    "XNNPACK, its built-in and reference kernels, tflite-runtime, TensorFlow Lite Micro) on the "
+    "same inputs and compare every pair: top-1 agreement, largest output difference, label "
+    "changes. Exit 3 if two interpreters give an image different labels.",
+)
 @JSON_OPTION
 def command(
-    model_path, images_dir, min_confidence, data_dir, test_images, plots_dir, report_dir, as_number, as_json
+    model_path,
+    images_dir,
+    min_confidence,
+    data_dir,
+    test_images,
+    plots_dir,
+    report_dir,
+    as_number,
+    across_runtimes,
+    as_json,
 ):
     """Evaluate a model: accuracy, per-class accuracy, confusion matrix.
 
@@ -69,6 +86,9 @@ def command(
     """
     if as_number and not images_dir:
         raise click.UsageError("--number goes with --images DIR (a folder of labelled images of numbers)")
+    if across_runtimes:
+        _across_runtimes(model_path, images_dir, data_dir, test_images, as_json)
+        return
     if images_dir:
         if test_images:
             raise click.UsageError("--test-images is for the MNIST test set, not --images")
@@ -124,3 +144,50 @@ def _images(model_path, images_dir, min_confidence, report_dir, as_number, as_js
         raise PartialFailure(
             f"{len(result['error_files'])} of {result['n']} images could not be read (counted as errors)"
         )
+
+
+def _across_runtimes(model_path, images_dir, data_dir, test_images, as_json):
+    from mnist_edge import runtime
+    from mnist_edge.errors import GateError
+    from mnist_edge.evaluation import runtimes
+
+    if model_path and not model_path.endswith(".tflite"):
+        raise click.UsageError("--across-runtimes compares interpreters: give it a .tflite model")
+    images, names = _comparison_images(images_dir, data_dir, test_images)
+    report = runtimes.across_runtimes(model_path or runtime.default_model_path(), images, names)
+    if as_json:
+        echo_json(report)
+    else:
+        out(runtimes.format_report(report))
+    changed = [r for r in report["pairs"] if r["label_changes"]]
+    if changed:
+        raise GateError(
+            "interpreters disagree on labels: "
+            + ", ".join(f"{' vs '.join(r['pair'])} ({len(r['label_changes'])})" for r in changed)
+        )
+
+
+def _comparison_images(images_dir, data_dir, test_images):
+    """MNIST's test digits, or every image of a folder in MNIST form (and their names)."""
+    import numpy as np
+
+    from mnist_edge import data
+    from mnist_edge.preprocess import iter_image_paths, preprocess_file
+    from mnist_edge.preprocess.load import ImageError
+
+    if not images_dir:
+        dataset = data.load(data_dir)
+        x = dataset.x_test[: test_images or len(dataset.x_test)]
+        return x, None
+    forms, names = [], []
+    for path, problem in iter_image_paths([images_dir]):
+        try:
+            if problem:
+                raise ImageError(problem)
+            forms.append(preprocess_file(path))
+            names.append(str(path))
+        except ImageError as exc:
+            click.echo(f"{path}: skipped ({exc})", err=True)
+    if not forms:
+        raise click.UsageError(f"{images_dir}: no image with a digit in it")
+    return np.stack(forms), names

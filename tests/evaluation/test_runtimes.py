@@ -1,0 +1,106 @@
+"""One .tflite on every interpreter here (evaluation/runtimes.py, eval --across-runtimes)."""
+
+import json
+
+import numpy as np
+import pytest
+from helpers import FIXTURES
+
+from mnist_edge.cli import main
+from mnist_edge.evaluation import runtimes
+
+INT8 = FIXTURES / "mnist_cnn_int8.tflite"
+FLOAT = FIXTURES / "mnist_mlp_float32.tflite"
+
+PAIRS = [
+    # (case, a's outputs, b's outputs, agreement, max difference, images differing, label changes)
+    ("identical", [[0, 9], [9, 0]], [[0, 9], [9, 0]], 1.0, 0, 0, 0),
+    ("a step apart, same labels", [[0, 9], [9, 0]], [[1, 9], [9, 0]], 1.0, 1, 1, 0),
+    ("a label changes", [[0, 9], [9, 0]], [[0, 9], [0, 9]], 0.5, 9, 1, 1),
+]
+
+
+@pytest.mark.parametrize("name,a,b,agreement,diff,differ,changes", PAIRS, ids=[p[0] for p in PAIRS])
+def test_compare(name, a, b, agreement, diff, differ, changes):
+    (row,) = runtimes.compare({"a": np.array(a, np.int8), "b": np.array(b, np.int8)}, True)
+    assert row["pair"] == ["a", "b"] and row["top1_agreement"] == agreement
+    assert row["max_difference"] == diff and row["images_differing"] == differ
+    assert len(row["label_changes"]) == changes
+
+
+def test_every_pair_of_interpreters_is_compared(mnist):
+    report = runtimes.across_runtimes(INT8, mnist.x_test[:200])
+    names = [e["name"] for e in report["engines"]]
+    assert {"litert-xnnpack", "litert-reference", "tflm"} <= set(names)  # the micro extra is installed
+    assert len(report["pairs"]) == len(names) * (len(names) - 1) // 2
+    for row in report["pairs"]:
+        assert row["top1_agreement"] >= 0.99 and row["difference_unit"] == "output steps"
+
+
+def test_a_float_model_skips_tflm_and_reports_probability(mnist):
+    report = runtimes.across_runtimes(FLOAT, mnist.x_test[:50])
+    assert "tflm" not in [e["name"] for e in report["engines"]]
+    assert all(row["difference_unit"] == "probability" for row in report["pairs"])
+
+
+def test_eval_across_runtimes_json(runner, mnist_dir):
+    result = runner.invoke(
+        main,
+        [
+            "eval",
+            "--across-runtimes",
+            "--model",
+            str(INT8),
+            "--data-dir",
+            str(mnist_dir),
+            "--test-images",
+            "100",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["n"] == 100 and doc["pairs"]
+
+
+def test_eval_across_runtimes_on_a_folder_names_the_images(runner, tmp_path, mnist):
+    from PIL import Image
+
+    for k in range(3):
+        Image.fromarray(255 - np.kron(mnist.x_test[k], np.ones((4, 4), np.uint8))).save(
+            tmp_path / f"d{k}.png"
+        )
+    result = runner.invoke(main, ["eval", "--across-runtimes", "--images", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n"] == 3
+
+
+def test_interpreters_that_disagree_on_a_label_exit_3(runner, mnist_dir, monkeypatch):
+    def fake_engines(predictor):
+        return [
+            runtimes.Engine("one", "1", lambda x: np.array([9, 0], np.int8)),
+            runtimes.Engine("other", "1", lambda x: np.array([0, 9], np.int8)),
+        ]
+
+    monkeypatch.setattr(runtimes, "engines", fake_engines)
+    result = runner.invoke(
+        main,
+        [
+            "eval",
+            "--across-runtimes",
+            "--model",
+            str(INT8),
+            "--data-dir",
+            str(mnist_dir),
+            "--test-images",
+            "100",
+        ],
+    )
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+    assert "interpreters disagree on labels: one vs other (100)" in result.stderr
+
+
+def test_across_runtimes_wants_a_tflite(runner):
+    result = runner.invoke(main, ["eval", "--across-runtimes", "--model", "m.keras"])
+    assert result.exit_code == 2 and "give it a .tflite" in result.output
