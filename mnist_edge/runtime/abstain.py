@@ -3,9 +3,12 @@
 A model trained with outlier exposure (``mnist-edge train --outliers``:
 letters, shapes, scribbles, empty pages and garments taught to give a flat
 distribution) is confident on digits and not on the rest. The threshold is
-calibrated on digits the model never trained on: the lowest score that
-keeps all but :data:`DIGIT_ABSTAIN_RATE` of them; the rates that threshold
-gives on held-out non-digits are recorded beside it. ``export`` copies the
+calibrated on digits and non-digits the model never trained on: the score
+that keeps all but :data:`DIGIT_ABSTAIN_RATE` of the digits, or lower, down
+to where at most :data:`FALSE_ACCEPT_BUDGET` of the non-digits would pass
+(:func:`calibrate_with_budget`): unusual real digits sit just under the
+digits' threshold, and a model that separates non-digits well can keep them
+at a stated cost. The rates it gives are recorded beside it. ``export`` copies the
 threshold and the score it applies to into the model's sidecar, and
 ``predict`` and ``serve`` use it unless ``--min-confidence`` says otherwise
 (0 disables).
@@ -31,7 +34,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-DIGIT_ABSTAIN_RATE = 0.007  # calibration target: held-out digits answered "not a digit"
+DIGIT_ABSTAIN_RATE = 0.007  # calibration target: held-out digits answered "not a digit"...
+FALSE_ACCEPT_BUDGET = 0.02  # ...or lower, as long as at most this share of held-out non-digits passes
 SCORES = ("top1", "top2")
 DEFAULT_SCORE = "top2"  # what training calibrates now
 LEGACY_SCORE = "top1"  # what a sidecar without a score was calibrated on
@@ -99,6 +103,40 @@ def calibrate(digit_confidences: np.ndarray, rate: float = DIGIT_ABSTAIN_RATE) -
         return 0.0
     value = conf[min(conf.size - 1, int(np.floor(rate * conf.size)))]
     return float(np.floor(value * 256) / 256)
+
+
+def calibrate_with_budget(
+    digit_scores: np.ndarray,
+    non_digit_scores: np.ndarray,
+    rate: float = DIGIT_ABSTAIN_RATE,
+    budget: float = FALSE_ACCEPT_BUDGET,
+) -> float:
+    """The threshold: the digits' (:func:`calibrate`), or lower while non-digits stay within a budget.
+
+    The digits' threshold refuses ``rate`` of held-out digits. Real digits
+    that look unusual sit just under it, so when the model separates
+    non-digits well, the threshold goes down to the lowest score at which at
+    most ``budget`` of held-out non-digits are still accepted as digits:
+    every digit above it is kept, and the false accepts are as stated.
+
+    Args:
+        digit_scores: the score on held-out digits.
+        non_digit_scores: the score on held-out non-digits.
+        rate: the digits' target.
+        budget: the share of non-digits that may pass.
+
+    Returns:
+        The threshold, on a 1/256 step (rounded up for the budget).
+    """
+    digits = calibrate(digit_scores, rate)
+    others = np.sort(np.asarray(non_digit_scores, dtype=np.float64))
+    if others.size == 0:
+        return digits
+    # the lowest threshold with at most ``budget`` of non-digits at or above it
+    allowed = int(np.floor(budget * others.size))
+    over = others[others.size - allowed - 1] if allowed < others.size else 0.0
+    lowest = float(np.floor(over * 256) / 256 + 1 / 256)
+    return min(digits, lowest)
 
 
 def abstain_rates(confidences: Dict[str, np.ndarray], threshold: float) -> Dict[str, float]:

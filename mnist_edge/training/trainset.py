@@ -121,7 +121,7 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[
 
 
 def calibrate_abstention(model, held_out, options: TrainConfig, log) -> Optional[dict]:
-    """The "not a digit" threshold from held-out digits, with rates on held-out non-digits."""
+    """The "not a digit" threshold from held-out digits and non-digits (abstain.calibrate_with_budget)."""
     if held_out is None:
         return None
 
@@ -136,10 +136,10 @@ def calibrate_abstention(model, held_out, options: TrainConfig, log) -> Optional
             return np.zeros(0)
         return abstain.score(keras_probabilities(model, data_mod.normalize(images)), abstain.DEFAULT_SCORE)
 
-    digits = confidence(hx)
-    threshold = abstain.calibrate(digits)
+    digits, non_digits = confidence(hx), confidence(others)
+    threshold = abstain.calibrate_with_budget(digits, non_digits)
     rates = abstain.abstain_rates(
-        {"held_out_digits": digits, "augmented_digits": confidence(ax), "non_digits": confidence(others)},
+        {"held_out_digits": digits, "augmented_digits": confidence(ax), "non_digits": non_digits},
         threshold,
     )
     log(
@@ -150,6 +150,7 @@ def calibrate_abstention(model, held_out, options: TrainConfig, log) -> Optional
         "min_confidence": threshold,
         "score": abstain.DEFAULT_SCORE,
         "target_digit_rate": abstain.DIGIT_ABSTAIN_RATE,
+        "false_accept_budget": abstain.FALSE_ACCEPT_BUDGET,
         "calibration": {
             "held_out_digits": int(len(hx)),
             "augmented_digits": int(len(ax)),

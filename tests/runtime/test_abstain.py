@@ -59,3 +59,32 @@ def test_calibration_keeps_all_but_the_target_rate_and_rounds_to_an_int8_step():
     threshold = abstain.calibrate(scores, rate=0.01)
     assert np.mean(scores < threshold) <= 0.01
     assert threshold * 256 == int(threshold * 256)
+
+
+BUDGETS = [
+    # (case, digit scores, non-digit scores, expected threshold)
+    (
+        "non-digits far below: down to the budget",
+        np.linspace(0.9, 1.0, 1000),
+        np.linspace(0.0, 0.5, 1000),
+        0.5,
+    ),
+    (
+        "non-digits overlapping: the digits' threshold",
+        np.linspace(0.5, 1.0, 1000),
+        np.linspace(0.0, 1.0, 1000),
+        None,
+    ),
+    ("no non-digits: the digits' threshold", np.linspace(0.5, 1.0, 1000), np.zeros(0), None),
+]
+
+
+@pytest.mark.parametrize("name,digits,others,expected", BUDGETS, ids=[b[0] for b in BUDGETS])
+def test_the_threshold_goes_down_only_within_the_false_accept_budget(name, digits, others, expected):
+    threshold = abstain.calibrate_with_budget(digits, others, rate=0.01, budget=0.02)
+    assert threshold <= abstain.calibrate(digits, 0.01)
+    if expected is None:  # the budget only ever lowers the digits' threshold
+        assert threshold == abstain.calibrate(digits, 0.01)
+    else:
+        assert np.mean(others >= threshold) <= 0.02
+        assert threshold == pytest.approx(expected, abs=2 / 256)
