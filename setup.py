@@ -74,6 +74,8 @@ setup(
             "uvloop>=0.19; platform_system!='Windows'",
             "httptools>=0.6",
         ],
+        # watch: frames from cameras, files and streams (FFmpeg's libraries in PyAV's wheel), MQTT
+        "watch": ["av>=12", "paho-mqtt>=2"],
         # tests, wheel building, and the peers benchmark (ONNX Runtime via tf2onnx)
         "dev": [
             "pytest>=7",

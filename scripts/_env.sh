@@ -20,13 +20,15 @@ need_venv() {
 }
 
 # Debian packages the tests use: Fashion-MNIST (the "not a digit" data), Chromium and
-# its driver (the page's browser tests). One list, for scripts/test.sh and .ci/run.
-TEST_SYSTEM_PACKAGES=(dataset-fashion-mnist chromium chromium-driver)
+# its driver (the page's browser tests), Mosquitto (a real MQTT broker for watch's
+# tests). One list, for scripts/test.sh and .ci/run.
+TEST_SYSTEM_PACKAGES=(dataset-fashion-mnist chromium chromium-driver mosquitto)
 
 missing_system_packages() {  # prints the packages of TEST_SYSTEM_PACKAGES not installed
   [ -d /usr/share/datasets/fashion-mnist ] || echo dataset-fashion-mnist
   command -v chromium >/dev/null || echo chromium
   command -v chromedriver >/dev/null || echo chromium-driver
+  [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || echo mosquitto
 }
 
 install_system_packages() {  # install_system_packages PKG... (as root, or with sudo)

@@ -9,7 +9,7 @@ import mnist_edge
 
 # The package as imported: the source tree here, the installed copy in CI's runtime-only venv.
 PACKAGE = Path(mnist_edge.__file__).resolve().parent
-DEVICE_SIDE = ("runtime", "preprocess", "serve", "evaluation", "bench", "data", "cli")
+DEVICE_SIDE = ("runtime", "preprocess", "serve", "watch", "evaluation", "bench", "data", "cli")
 BUILD_SIDE = ("training", "export", "synthesis")
 
 

@@ -87,9 +87,21 @@ def _register():
         predict_cmd,
         serve_cmd,
         train_cmd,
+        watch_cmd,
     )
 
-    for module in (train_cmd, eval_cmd, export_cmd, bench_cmd, predict_cmd, serve_cmd, data_cmd, micro_cmd):
+    modules = (
+        train_cmd,
+        eval_cmd,
+        export_cmd,
+        bench_cmd,
+        predict_cmd,
+        serve_cmd,
+        watch_cmd,
+        data_cmd,
+        micro_cmd,
+    )
+    for module in modules:
         main.add_command(module.command)
 
 

@@ -158,7 +158,9 @@ def _stroke_level(ink: np.ndarray, thin_lines: bool = False) -> float:
     if not ink.size:
         return 0.0
     solid = float(erode3(ink).max())
-    if not thin_lines:
+    # A line's level is at most the ink's peak: when the erosion kept half of
+    # that, the answer is ``solid`` without the (costly) line search.
+    if not thin_lines or solid >= 0.5 * float(ink.max()):
         return solid
     thin = _line_level(ink)
     return solid if solid >= 0.5 * thin else thin
