@@ -35,7 +35,7 @@ from typing import Dict, Optional
 import numpy as np
 
 DIGIT_ABSTAIN_RATE = 0.007  # calibration target: held-out digits answered "not a digit"...
-FALSE_ACCEPT_BUDGET = 0.02  # ...or lower, as long as at most this share of held-out non-digits passes
+FALSE_ACCEPT_BUDGET = 0.01  # ...or lower, as long as at most this share of held-out non-digits passes
 SCORES = ("top1", "top2")
 DEFAULT_SCORE = "top2"  # what training calibrates now
 LEGACY_SCORE = "top1"  # what a sidecar without a score was calibrated on
