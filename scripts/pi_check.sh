@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Raspberry Pi check: the project's wheel with its [runtime,serve] extras, installed by
+# Raspberry Pi check: the project's wheel with its [runtime,serve,watch] extras, installed by
 # pip inside Raspberry Pi OS userlands (Debian 12 "bookworm" arm64 with Python 3.11,
 # and Debian 13 "trixie" arm64 with Python 3.13) under qemu-aarch64-static, emulating
 # the Pi 4's Cortex-A72 and the Pi 5's Cortex-A76. On each release and CPU it
@@ -9,7 +9,9 @@
 #      and 2,000 test images: emulation is slow) against the MNIST
 #      test set: they must finish, with accuracy and agreement equal to x86's;
 #   3. starts `serve` and must get the right answer from /v2/models/mnist/infer and
-#      /predict, then stops it with SIGTERM (exit 0).
+#      /predict, then stops it with SIGTERM (exit 0);
+#   4. runs `watch --number` on a video of digits (PyAV decoding on arm64): the
+#      readings it publishes must be x86's.
 # Emulated timings are printed for completeness; they are NOT Raspberry Pi timings.
 #
 # What it does: fetches each release's arm64 python + pip + libstdc++ .debs with
@@ -20,7 +22,7 @@
 # are cached in ${MNIST_EDGE_PI_CACHE:-~/.cache/mnist-edge/pi}.
 #
 # Usage: MNIST_EDGE_DATA=../shared/data/mnist ./scripts/pi_check.sh
-# Env: X86_PYTHON (a python with mnist-edge[runtime,serve]; default .venv-runtime or
+# Env: X86_PYTHON (a python with mnist-edge[runtime,serve,watch]; default .venv-runtime or
 #      .venv), PI_CHECK_MNIST (MNIST PNGs, default 250), PI_CHECK_PHOTOS (50),
 #      PI_CHECK_CPUS ("cortex-a72 cortex-a76", checked in parallel), PI_CHECK_RELEASES
 #      ("bookworm trixie"), PI_CHECK_BENCH_IMAGES (500), PI_CHECK_EVAL_IMAGES (2000).
@@ -42,7 +44,7 @@ if [ -z "${X86_PYTHON:-}" ]; then
     [ -x "$candidate" ] && X86_PYTHON="$ROOT/$candidate" && break
   done
 fi
-: "${X86_PYTHON:?no x86 python with mnist-edge[runtime,serve]; set X86_PYTHON}"
+: "${X86_PYTHON:?no x86 python with mnist-edge[runtime,serve,watch]; set X86_PYTHON}"
 log() { echo "pi_check: $*" >&2; }
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if ! command -v qemu-aarch64-static >/dev/null; then
@@ -106,10 +108,15 @@ for i in range(n_mnist):
 rng = np.random.default_rng(7)
 for i in range(n_mnist, n_mnist + n_photos):
     (out / f"photo_{i:05d}.jpg").write_bytes(synth.render_photo(d.x_test[i], rng))
+# A camera for watch: a 3, an empty sheet, a 7, then 42, each held 3 s (5 frames/s).
+from mnist_edge.synthesis import video
+pick = lambda k: d.x_test[np.flatnonzero(d.y_test == k)[1]]
+video.write(out.parent / "watch.mp4", [([pick(3)], 3), (None, 3), ([pick(7)], 3), ([pick(4), pick(2)], 3)], fps=5)
 PY
 # Run from the temp folder so `python -m mnist_edge` imports the installed wheel.
 cd "$work"
 "$X86_PYTHON" -m mnist_edge predict --json -q "$work/images" > "$work/x86-predict.json"
+"$X86_PYTHON" -m mnist_edge watch "$work/watch.mp4" --number --stable 2 -q > "$work/x86-watch.jsonl"
 "$X86_PYTHON" -m mnist_edge bench --json -q --runs 30 --warmup 5 --test-images "$N_BENCH" > "$work/x86-bench.json"
 "$X86_PYTHON" -m mnist_edge eval --json --test-images "$N_EVAL" --model "$("$X86_PYTHON" -c \
   'from mnist_edge.runtime import default_model_path; print(default_model_path())')" > "$work/x86-eval.json"
@@ -147,6 +154,14 @@ if ae is None:
     problems.append("eval failed")
 elif (xe["test_accuracy"], xe["confusion_matrix"]) != (ae["test_accuracy"], ae["confusion_matrix"]):
     problems.append(f"eval accuracy {ae['test_accuracy']} != x86 {xe['test_accuracy']}")
+def readings(path):
+    try:
+        return [json.loads(line)["reading"] for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError, KeyError):
+        return None
+xw, aw = readings(work / "x86-watch.jsonl"), readings(arm / "watch.jsonl")
+if not aw or aw != xw:
+    problems.append(f"watch published {aw}, x86 {xw}")
 serve = load(arm / "serve.json") or {}
 if serve.get("infer") != serve.get("expected") or serve.get("predict") != serve.get("expected") \
         or serve.get("exit") != 0:
@@ -157,7 +172,8 @@ print(f"pi_check: {label}: predict {same}/{len(x86)} labels identical to x86 ({e
       f"(x86 {xb['models'][0]['accuracy']} / {xb['models'][0]['agreement']}), emulated p50 "
       f"{(b.get('latency_us') or {}).get('p50')} us (NOT a Pi timing); eval accuracy "
       f"{ae and ae['test_accuracy']}; serve infer {serve.get('infer')} predict {serve.get('predict')} "
-      f"(expected {serve.get('expected')}), SIGTERM exit {serve.get('exit')}; {seconds} s"
+      f"(expected {serve.get('expected')}), SIGTERM exit {serve.get('exit')}; watch published "
+      f"{aw} (x86 {xw}); {seconds} s"
       + ("" if not problems else "\n  FAIL: " + "; ".join(problems)))
 sys.exit(1 if problems else 0)
 PY
@@ -212,10 +228,10 @@ for release in $RELEASES; do
   key="$(sed -n '/"runtime": \[/,/"dev":/p' "$ROOT/setup.py" | cksum | cut -d' ' -f1)"
   DEPS="$CACHE/$release/site-deps-$key"
   if [ ! -f "$DEPS/.complete" ]; then
-    log "$release: pip-installing mnist-edge[runtime,serve] dependencies under qemu (minutes)"
+    log "$release: pip-installing mnist-edge[runtime,serve,watch] dependencies under qemu (minutes)"
     rm -rf "$DEPS"
     QEMU_CPU=cortex-a72 "${PY_ARM[@]}" -m pip install -q --disable-pip-version-check \
-      --no-warn-script-location --only-binary=:all: --target "$DEPS" "$WHEEL[runtime,serve]" 2>&1 \
+      --no-warn-script-location --only-binary=:all: --target "$DEPS" "$WHEEL[runtime,serve,watch]" 2>&1 \
       | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" >&2 || true
     rm -rf "$DEPS"/mnist_edge "$DEPS"/mnist_edge-*.dist-info
     touch "$DEPS/.complete"
@@ -230,7 +246,7 @@ for release in $RELEASES; do
   chmod +x "$wrapper"
   # The arm64 site only for emulated commands: the x86 python beside them must not see it.
   PY_RUN=(env "PYTHONPATH=$site:$DEPS" "MNIST_EDGE_PYTHON=$wrapper" "${PY_ARM[@]}")
-  QEMU_CPU=cortex-a72 "${PY_RUN[@]}" -c "import platform, numpy, ai_edge_litert, starlette, mnist_edge; print('$release arm64 userland:', platform.machine(), 'Python', platform.python_version(), 'numpy', numpy.__version__)" >&2
+  QEMU_CPU=cortex-a72 "${PY_RUN[@]}" -c "import platform, numpy, ai_edge_litert, starlette, av, paho.mqtt, mnist_edge; print('$release arm64 userland:', platform.machine(), 'Python', platform.python_version(), 'numpy', numpy.__version__)" >&2
   # The two Pi cores are checked side by side (this machine has two cores too).
   for cpu in $CPUS; do
     arm="$work/$release-$cpu"; mkdir -p "$arm"
@@ -240,6 +256,7 @@ for release in $RELEASES; do
       "${PY_RUN[@]}" -m mnist_edge predict --json -q "$work/images" > "$arm/predict.json" 2> "$arm/predict.err" || true
       "${PY_RUN[@]}" -m mnist_edge bench --json -q --runs 30 --warmup 5 --test-images "$N_BENCH" > "$arm/bench.json" 2> "$arm/bench.err" || true
       "${PY_RUN[@]}" -m mnist_edge eval --json --test-images "$N_EVAL" > "$arm/eval.json" 2> "$arm/eval.err" || true
+      "${PY_RUN[@]}" -m mnist_edge watch "$work/watch.mp4" --number --stable 2 -q > "$arm/watch.jsonl" 2> "$arm/watch.err" || true
       serve_check "$arm/serve.json" "${PY_RUN[@]}"
       echo $(( $(date +%s) - start )) > "$arm/seconds"
     ) &
