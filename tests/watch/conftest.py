@@ -38,3 +38,12 @@ def seven_page(mnist):
     from mnist_edge.synthesis import video
 
     return video.page([clear_digit(mnist, 7)]).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def three_page(mnist):
+    """A frame: a clear 3 on a light page, 640x480 uint8."""
+    require_extra("av", "watch")
+    from mnist_edge.synthesis import video
+
+    return video.page([clear_digit(mnist, 3)]).astype(np.uint8)

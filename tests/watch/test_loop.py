@@ -279,3 +279,114 @@ def test_sigterm_stops_cleanly_and_says_offline(broker, tmp_path):
     assert proc.returncode == 0, err
     assert "stopped:" in err and "Traceback" not in err
     assert [p for t, p, _ in messages if t == "term/availability"][-1] == "offline"
+
+
+def start_broker(port):
+    proc = subprocess.Popen(
+        [MOSQUITTO, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    import socket
+
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("mosquitto did not start")
+
+
+def drop_images(folder, pages, pause=0.4):
+    """A camera app writing frames into a folder, one every ``pause`` seconds."""
+    from PIL import Image
+
+    for k, page in enumerate(pages):
+        Image.fromarray(page).save(folder / f"frame_{time.time_ns()}_{k:03d}.png")
+        time.sleep(pause)
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_readings_resume_after_the_broker_restarts(tmp_path, seven_page, three_page):
+    if MOSQUITTO is None:
+        pytest.fail("mosquitto is not installed (apt-get install mosquitto; ./scripts/test.sh installs it)")
+    port = free_port()
+    broker = start_broker(port)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mnist_edge",
+            "watch",
+            str(folder),
+            "--interval",
+            "0.1",
+            "--stable",
+            "1",
+            "--mqtt",
+            f"mqtt://127.0.0.1:{port}/re",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        client, messages = subscribe(port, "re/#")
+        # watching has begun once the service says it is online (files already there are not read)
+        assert wait_for(lambda: ("re/availability", "online") in [(t, p) for t, p, _ in messages])
+        time.sleep(0.5)
+        drop_images(folder, [seven_page])
+        assert wait_for(lambda: any(t == "re/state" for t, _, _ in messages))
+        client.loop_stop()
+        broker.terminate()
+        broker.wait(timeout=10)
+        drop_images(folder, [three_page])  # read while the broker is away: logged, queued
+        broker = start_broker(port)
+        client, messages = subscribe(port, "re/#")
+        assert wait_for(
+            lambda: any(t == "re/state" and json.loads(p)["reading"] == "3" for t, p, _ in messages)
+        )
+        assert wait_for(lambda: ("re/availability", "online") in [(t, p) for t, p, _ in messages])
+        client.loop_stop()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        broker.terminate()
+        broker.wait(timeout=10)
+    assert proc.returncode == 0, err
+    assert readings(out) == ["7", "3"]
+    assert "not connected" in err and "connected again" in err
+
+
+def test_the_last_will_says_offline_when_the_process_dies(broker, tmp_path):
+    client, messages = subscribe(broker, "will/#")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mnist_edge",
+            "watch",
+            str(tmp_path),
+            "--mqtt",
+            f"mqtt://127.0.0.1:{broker}/will",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert wait_for(lambda: ("will/availability", "online") in [(t, p) for t, p, _ in messages])
+    proc.kill()  # no clean stop: only the broker can say it
+    proc.wait(timeout=10)
+    assert wait_for(
+        lambda: [p for t, p, _ in messages if t == "will/availability"][-1] == "offline", timeout=60
+    )
+    client.loop_stop()

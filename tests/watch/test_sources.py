@@ -121,3 +121,32 @@ def test_a_snapshot_url_that_stops_answering_is_a_lost_source(snapshot_server):
     server.server_close()
     with pytest.raises(SourceLost, match="no snapshot"):
         take(SnapshotSource(url, 0.05), 1)
+
+
+def test_a_stream_cut_mid_way_is_a_lost_source(scenes, tmp_path):
+    """An HTTP video stream whose server stops sending half way: the frames sent, then SourceLost."""
+    from mnist_edge.synthesis import video
+
+    data = video.write(tmp_path / "live.mkv", scenes, fps=10).read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "video/x-matroska")
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])  # then the connection closes
+
+        def log_message(self, *args):
+            pass
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    frames = []
+    try:
+        with pytest.raises(SourceLost, match="stream"):
+            for frame in VideoSource(f"http://127.0.0.1:{port}/live.mkv", paced=False).frames():
+                frames.append(frame)
+    finally:
+        server.shutdown()
+    assert frames and all(f.image is None or f.image.shape == (480, 640) for f in frames)
