@@ -116,6 +116,19 @@ def main() -> int:
         f"2-6 digits: numbers {whole:.3f} (goal >= 0.85: {'PASS' if whole >= 0.85 else 'FAIL'}), "
         f"digits {per_digit:.3f} (goal >= 0.95: {'PASS' if per_digit >= 0.95 else 'FAIL'})"
     )
+    apart = [
+        cells[(layout, style, n)]
+        for layout in numbers.LAYOUTS
+        if layout != "touching"
+        for style in numbers.STYLES
+        for n in LENGTHS
+        if n <= 6
+    ]
+    n_apart = sum(c[0] for c in apart)
+    print(
+        f"2-6 digits, every layout but 'touching' (all digits touching): numbers "
+        f"{sum(c[1] for c in apart) / n_apart:.3f}, digits {sum(c[3] for c in apart) / sum(c[2] for c in apart):.3f}"
+    )
     for item in misreads[: args.show_misreads]:
         print("misread", *item)
     return 0
