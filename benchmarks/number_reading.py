@@ -124,10 +124,10 @@ def main() -> int:
         for n in LENGTHS
         if n <= 6
     ]
-    n_apart = sum(c[0] for c in apart)
+    whole = sum(c[1] for c in apart) / sum(c[0] for c in apart)
+    digits = sum(c[3] for c in apart) / sum(c[2] for c in apart)
     print(
-        f"2-6 digits, every layout but 'touching' (all digits touching): numbers "
-        f"{sum(c[1] for c in apart) / n_apart:.3f}, digits {sum(c[3] for c in apart) / sum(c[2] for c in apart):.3f}"
+        f"2-6 digits, every layout but 'touching' (all digits touch): numbers {whole:.3f}, digits {digits:.3f}"
     )
     for item in misreads[: args.show_misreads]:
         print("misread", *item)
