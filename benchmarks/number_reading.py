@@ -126,9 +126,7 @@ def main() -> int:
     ]
     whole = sum(c[1] for c in apart) / sum(c[0] for c in apart)
     digits = sum(c[3] for c in apart) / sum(c[2] for c in apart)
-    print(
-        f"2-6 digits, all layouts but 'touching' (every digit touches): numbers {whole:.3f}, digits {digits:.3f}"
-    )
+    print(f"2-6 digits, layouts but 'touching' (all touch): numbers {whole:.3f}, digits {digits:.3f}")
     for item in misreads[: args.show_misreads]:
         print("misread", *item)
     return 0
