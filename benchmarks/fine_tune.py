@@ -67,7 +67,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(
-        f"writer: {args.per_class} images a digit (seed {args.seed}), the g-like 9 (a held-out form) for every 9; "
+        f"writer: {args.per_class} images a digit (seed {args.seed}), every 9 written like a g; "
         f"fine-tuned on {meta['split']['train']}, scored on the {meta['split']['held_back']} held back"
     )
     print(f"{'model':<20}{'held back':>11}{'its 9s':>9}{'MNIST':>9}")
