@@ -106,6 +106,16 @@ def _shift_reduce(a: np.ndarray, op, pad_value):
     return out
 
 
+def quantiles(values: np.ndarray, qs) -> tuple:
+    """Several q-quantiles of the same values from one partition (each exactly as :func:`quantile`)."""
+    flat = np.asarray(values, dtype=np.float32).ravel()
+    if flat.size == 0:
+        return tuple(0.0 for _ in qs)
+    ks = [min(flat.size - 1, max(0, int(q * flat.size))) for q in qs]
+    part = np.partition(flat, sorted(set(ks)))
+    return tuple(float(part[k]) for k in ks)
+
+
 def quantile(values: np.ndarray, q: float) -> float:
     """The q-quantile by partitioning.
 

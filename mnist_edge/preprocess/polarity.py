@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_edge.preprocess.morphology import quantile, resize
+from mnist_edge.preprocess.morphology import quantile, quantiles, resize
 
 # Where the border's median sits between the darkest and brightest levels
 # for the vote to count: near either end, not in the middle.
@@ -50,7 +50,7 @@ def border_vote(gray: np.ndarray):
     Decisive only when the border is mostly one level (a scan's background,
     a page's paper), not a gradient or a shadow across it.
     """
-    lo, hi = quantile(gray, EXTREME_SHARE), quantile(gray, 1.0 - EXTREME_SHARE)
+    lo, hi = quantiles(gray, (EXTREME_SHARE, 1.0 - EXTREME_SHARE))
     if hi - lo < 1e-3:
         return None
     border = border_pixels(gray)

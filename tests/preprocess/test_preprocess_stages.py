@@ -363,3 +363,28 @@ def test_thin_lines_count_only_where_the_image_is_clean(thin_lines, expected):
     ink = np.zeros((40, 40), np.float32)
     ink[5:35, 20] = 0.9
     assert background._stroke_level(ink, thin_lines=thin_lines) == pytest.approx(expected)
+
+
+def test_line_level_is_the_second_strongest_neighbour_rule():
+    """The running-maxima line search equals the direct one (the 8 neighbours stacked and partitioned)."""
+    from mnist_edge.preprocess.background import _line_level
+
+    def direct(ink):
+        padded, (h, w) = np.pad(ink, 1), ink.shape
+        stack = np.stack(
+            [padded[y : y + h, x : x + w] for y in range(3) for x in range(3) if (y, x) != (1, 1)]
+        )
+        return float(np.minimum(ink, np.partition(stack, 6, axis=0)[6]).max())
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        ink = rng.random((int(rng.integers(3, 30)), int(rng.integers(3, 30)))).astype(np.float32)
+        ink[ink < rng.random()] = 0
+        assert _line_level(ink) == direct(ink)
+
+
+@pytest.mark.parametrize("qs", [(0.3, 0.02), (0.98, 0.02), (0.5, 0.5), (0.0, 1.0)])
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 1000])
+def test_quantiles_from_one_partition_equal_each_quantile(qs, n):
+    values = np.random.default_rng(n).random(n).astype(np.float32)
+    assert morphology.quantiles(values, qs) == tuple(morphology.quantile(values, q) for q in qs)

@@ -73,7 +73,14 @@ def test_bench_prints_per_stage_percentiles_and_drops(runner, digit_video):
     result = runner.invoke(main, ["watch", str(digit_video), "--bench", "30", "-q"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines[1:6]] == ["capture", "front_end", "model", "publish", "per"]
+    assert [line.split()[0] for line in lines[1:7]] == [
+        "capture",
+        "front_end",
+        "model",
+        "publish",
+        "loop",
+        "per",
+    ]
     assert "frames read" in lines[-1] and "dropped" in lines[-1] and "frames/s" in lines[-1]
     assert not any(line.startswith("{") for line in lines)  # --bench publishes nothing on stdout
 
