@@ -108,3 +108,8 @@ def test_build_wheel_says_only_what_it_built(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith("dist/mnist_edge-") and result.stdout.strip().endswith(".whl")
     assert len(result.stderr.splitlines()) <= 2, result.stderr
+
+
+def test_the_glyph_gallery_the_form_tests_rely_on_is_committed():
+    """tests/synthesis/test_glyphs.py leaves the flagged 1s to this human-checked gallery."""
+    assert (ROOT / "docs" / "glyph_forms.png").is_file()

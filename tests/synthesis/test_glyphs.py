@@ -48,11 +48,9 @@ def test_the_same_seed_draws_the_same_set(tmp_path):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
 
 
-def test_the_human_checked_forms_exist_and_the_gallery_is_committed():
-    from pathlib import Path
-
+def test_the_human_checked_forms_exist():
+    """Their gallery (docs/glyph_forms.png) is checked in tests/test_readme.py: these may run outside the repo."""
     assert all(k < len(glyphs.FORMS[label]) for label, k in HUMAN_CHECKED)
-    assert (Path(__file__).resolve().parents[2] / "docs" / "glyph_forms.png").is_file()
 
 
 def test_the_mnist_form_of_a_glyph_is_in_mnist_form():
