@@ -49,7 +49,7 @@ def test_the_same_seed_draws_the_same_set(tmp_path):
 
 
 def test_the_human_checked_forms_exist():
-    """Their gallery (docs/glyph_forms.png) is checked in tests/test_readme.py: these may run outside the repo."""
+    """Their gallery, docs/glyph_forms.png, is checked by tests/test_readme.py (docs/ is not here)."""
     assert all(k < len(glyphs.FORMS[label]) for label, k in HUMAN_CHECKED)
 
 
