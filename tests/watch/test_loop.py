@@ -171,18 +171,7 @@ def broker():
     if MOSQUITTO is None:
         pytest.fail("mosquitto is not installed (apt-get install mosquitto; ./scripts/test.sh installs it)")
     port = free_port()
-    proc = subprocess.Popen(
-        [MOSQUITTO, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 10
-    import socket
-
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    proc = start_broker(port)
     yield port
     proc.terminate()
     proc.wait(timeout=10)
@@ -274,11 +263,7 @@ def test_sigterm_stops_cleanly_and_says_offline(broker, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline and ("term/availability", "online", True) not in [
-        (t, p, True) for t, p, _ in messages
-    ]:
-        time.sleep(0.1)
+    assert wait_for(lambda: ("term/availability", "online") in [(t, p) for t, p, _ in messages])
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=15)
     time.sleep(0.3)
