@@ -29,6 +29,7 @@ from mnist_edge.preprocess.morphology import (
     closing,
     dilate3,
     erode3,
+    histogram,
     opening,
     otsu,
     quantile,
@@ -130,7 +131,7 @@ def _flat_level(gray: np.ndarray, dark_ink: bool) -> float:
     low, high = float(paper.min()), float(paper.max())
     if high - low < 1e-3:
         return (low + high) / 2
-    hist, edges = np.histogram(paper, bins=64, range=(low, high))
+    hist, edges = histogram(paper, 64, low, high)
     peak = int(np.argmax(hist))
     return float(np.mean(paper[(paper >= edges[peak]) & (paper <= edges[peak + 1])]))
 

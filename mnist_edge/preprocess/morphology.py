@@ -5,7 +5,7 @@ numpy and Pillow only.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -62,6 +62,41 @@ def rank_filter(arr: np.ndarray, size: int, kind: str) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+def coarse_median(arr: np.ndarray, size: int, step: int) -> np.ndarray:
+    """Median over ``size`` x ``size`` windows (edges replicate), every ``step`` pixels, interpolated.
+
+    For a local background that varies slowly at the window's scale: on a
+    96 x 72 image a 9 x 9 median this way costs 0.4 ms where Pillow's
+    ``MedianFilter`` on float images costs 7 ms.
+
+    Args:
+        arr: ``(H, W)`` float array.
+        size: odd window side.
+        step: the grid of window centres (pixels ``0, step, 2 step, ...``).
+
+    Returns:
+        The ``(H, W)`` float32 local median.
+    """
+    arr = np.asarray(arr, dtype=np.float32)
+    h, w = arr.shape
+    padded = np.pad(arr, size // 2, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))[::step, ::step]
+    gh, gw = windows.shape[:2]
+    middle = size * size // 2
+    grid = np.partition(windows.reshape(gh, gw, -1), middle, axis=-1)[..., middle]
+    y0, y1, fy = _interpolation(h, step, gh)
+    x0, x1, fx = _interpolation(w, step, gw)
+    rows = grid[y0] * (1 - fy[:, None]) + grid[y1] * fy[:, None]
+    return (rows[:, x0] * (1 - fx) + rows[:, x1] * fx).astype(np.float32)
+
+
+def _interpolation(n: int, step: int, grid: int):
+    """For pixels ``0..n-1``: the grid points either side and the weight of the second."""
+    at = np.arange(n) / step
+    first = np.minimum(at.astype(np.int64), grid - 1)
+    return first, np.minimum(first + 1, grid - 1), (at - first).astype(np.float32)
+
+
 def closing(arr: np.ndarray, size: int) -> np.ndarray:
     """Grey closing (max then min): dark features narrower than ``size`` vanish."""
     return rank_filter(rank_filter(arr, size, "max"), size, "min")
@@ -106,27 +141,92 @@ def _shift_reduce(a: np.ndarray, op, pad_value):
     return out
 
 
+# Arrays at least this large take the histogram path in :func:`quantiles`.
+HISTOGRAM_QUANTILE_MIN = 4096
+QUANTILE_BINS = 4096
+
+
 def quantiles(values: np.ndarray, qs) -> tuple:
-    """Several q-quantiles of the same values from one partition (each exactly as :func:`quantile`)."""
+    """Several q-quantiles of the same values: the element of rank ``int(q * n)``, exactly.
+
+    ``np.partition`` alone degrades badly on heavy ties (a clean video
+    frame's second differences are 60 % zeros: 8 ms instead of 0.7 ms on
+    110,000 values), so large arrays are first counted into a histogram
+    and only the one bin holding each rank is partitioned; a bin of equal
+    values needs no partition at all. The answer is the same element.
+    """
     flat = np.asarray(values, dtype=np.float32).ravel()
     if flat.size == 0:
         return tuple(0.0 for _ in qs)
     ks = [min(flat.size - 1, max(0, int(q * flat.size))) for q in qs]
+    if flat.size >= HISTOGRAM_QUANTILE_MIN:
+        found = _ranked_by_histogram(flat, ks)
+        if found is not None:
+            return found
     part = np.partition(flat, sorted(set(ks)))
     return tuple(float(part[k]) for k in ks)
 
 
+def _ranked_by_histogram(flat: np.ndarray, ks) -> Optional[tuple]:
+    """The elements of ranks ``ks`` via histograms; None when the values are not all finite."""
+    lo, hi = float(flat.min()), float(flat.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    if hi == lo:
+        return tuple(lo for _ in ks)
+    index, below = _histogram(flat, lo, hi)
+    return tuple(_rank_in_bin(flat, index, below, k) for k in ks)
+
+
+def _histogram(flat: np.ndarray, lo: float, hi: float):
+    """Each value's bin over [lo, hi], and the running count of values up to each bin."""
+    scaled = (flat - np.float32(lo)) * np.float32(QUANTILE_BINS / (hi - lo))
+    index = np.minimum(scaled.astype(np.int32), QUANTILE_BINS - 1)
+    return index, np.cumsum(np.bincount(index, minlength=QUANTILE_BINS))
+
+
+def _rank_in_bin(flat: np.ndarray, index: np.ndarray, below: np.ndarray, k: int) -> float:
+    """The element of rank ``k``: narrowed to its bin, again and again while the bin is large.
+
+    A bin of near-ties (zeros and rounding dust) is split again over its own
+    range until it is small or all one value.
+    """
+    while True:
+        b = int(np.searchsorted(below, k, side="right"))
+        k -= int(below[b - 1]) if b else 0
+        flat = flat[index == b]
+        lo, hi = float(flat.min()), float(flat.max())
+        if lo == hi:
+            return lo
+        if flat.size < HISTOGRAM_QUANTILE_MIN:
+            return float(np.partition(flat, k)[k])
+        index, below = _histogram(flat, lo, hi)
+
+
 def quantile(values: np.ndarray, q: float) -> float:
-    """The q-quantile by partitioning.
+    """The q-quantile: the element of rank ``int(q * n)`` (see :func:`quantiles`).
 
     ``np.median`` / ``np.percentile`` cost ~18 ms of lazy imports on first
     use, more than the predictor's whole start-up budget.
     """
+    return quantiles(values, (q,))[0]
+
+
+def histogram(values: np.ndarray, bins: int, lo: float, hi: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Counts in ``bins`` equal bins over [lo, hi] and the bins' edges, as ``np.histogram`` gives them.
+
+    A value equal to ``hi`` counts in the last bin; values outside are left
+    out. Counted with ``np.bincount``: ``np.histogram`` takes three times as
+    long on a frame (2 ms of a camera frame's budget).
+    """
     flat = np.asarray(values, dtype=np.float32).ravel()
-    if flat.size == 0:
-        return 0.0
-    k = min(flat.size - 1, max(0, int(q * flat.size)))
-    return float(np.partition(flat, k)[k])
+    edges = np.linspace(lo, hi, bins + 1)
+    if hi <= lo or flat.size == 0:
+        return np.histogram(flat, bins=bins, range=(lo, hi))
+    inside = flat[(flat >= lo) & (flat <= hi)] if (flat.min() < lo or flat.max() > hi) else flat
+    index = ((inside - np.float32(lo)) * np.float32(bins / (hi - lo))).astype(np.int32)
+    np.clip(index, 0, bins - 1, out=index)
+    return np.bincount(index, minlength=bins), edges
 
 
 def otsu(values: np.ndarray, bins: int = 64) -> float:
@@ -139,7 +239,7 @@ def otsu(values: np.ndarray, bins: int = 64) -> float:
     Returns:
         The threshold; 0.5 for constant input.
     """
-    hist, edges = np.histogram(np.asarray(values).ravel(), bins=bins, range=(0.0, 1.0))
+    hist, edges = histogram(values, bins, 0.0, 1.0)
     hist = hist.astype(np.float64)
     if hist.sum() == 0:
         return 0.5

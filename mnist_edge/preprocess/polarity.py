@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_edge.preprocess.morphology import quantile, quantiles, resize
+from mnist_edge.preprocess.morphology import coarse_median, quantile, quantiles, resize
 
 # Where the border's median sits between the darkest and brightest levels
 # for the vote to count: near either end, not in the middle.
@@ -67,13 +67,11 @@ def border_vote(gray: np.ndarray):
 
 def local_contrast(gray: np.ndarray):
     """How much of the image stands out darker, and brighter, than its surroundings."""
-    from PIL import Image, ImageFilter
-
     h, w = gray.shape
     scale = 96.0 / max(h, w)
     small_wh = (max(8, round(w * scale)), max(8, round(h * scale)))
     small = resize(gray, small_wh, "box")
-    local = np.asarray(Image.fromarray(small, mode="F").filter(ImageFilter.MedianFilter(9)), dtype=np.float32)
+    local = coarse_median(small, 9, 3)
     deviation = small - local
     darker = float(np.clip(-deviation - 0.05, 0, None).sum())
     brighter = float(np.clip(deviation - 0.05, 0, None).sum())
