@@ -22,7 +22,7 @@ import io
 import signal
 import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from mnist_edge.watch.config import WatchConfig
 from mnist_edge.watch.latest import LatestFrame, SourceEnded
 from mnist_edge.watch.sources import Frame, SourceLost, open_source
 from mnist_edge.watch.stability import StableReading
+from mnist_edge.watch.timings import RECENT_FRAMES, StageTimes
 
 NOTHING = "nothing"  # no ink in view
 NOT_A_DIGIT = "not a digit"
@@ -60,7 +61,7 @@ class Counts:
     corrupt: int = 0
     published: int = 0
     lost: int = 0
-    times: Dict[str, List[float]] = dataclasses.field(default_factory=lambda: {s: [] for s in STAGES})
+    times: StageTimes = dataclasses.field(default_factory=lambda: StageTimes(STAGES))
 
 
 def crop(image: np.ndarray, roi) -> np.ndarray:
@@ -162,7 +163,7 @@ class Watcher:
             lambda: open_source(config.source, config.interval, paced=not config.bench)
         )
         self.stop = threading.Event()
-        self.counts = Counts()
+        self.counts = Counts(times=StageTimes(STAGES, config.bench or RECENT_FRAMES))
         self.keeper = FrameKeeper(config.save_dir, config.keep)
         self.stability = StableReading(config.stable)
         self.dropped = 0
@@ -228,8 +229,7 @@ class Watcher:
         seen.times["publish"] = time.perf_counter() - t0
         work = seen.times["front_end"] + seen.times["model"] + seen.times["publish"]
         seen.times["loop"] = max(0.0, time.perf_counter() - started - work)
-        for stage in STAGES:
-            self.counts.times[stage].append(seen.times.get(stage, 0.0))
+        self.counts.times.add(seen.times)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and Ctrl-C stop the loop at the next frame (exit 0)."""
@@ -244,7 +244,7 @@ def bench_report(counts: Counts, read: int, dropped: int, seconds: float) -> str
         values = np.asarray(counts.times[stage]) * 1e3
         if len(values):
             lines.append(f"{stage:<12}{np.percentile(values, 50):9.2f}{np.percentile(values, 99):9.2f}")
-    total = np.sum([counts.times[s] for s in STAGES[1:]], axis=0) * 1e3 if counts.frames else np.zeros(1)
+    total = np.sum([counts.times[s] for s in STAGES[1:]], axis=0) * 1e3 if len(counts.times) else np.zeros(1)
     p50, p99 = np.percentile(total, 50), np.percentile(total, 99)
     lines.append(f"{'per frame':<12}{p50:9.2f}{p99:9.2f}  (capture runs in its own thread)")
     lines.append(

@@ -17,7 +17,7 @@ from helpers import free_port, require_extra
 from mnist_edge.cli import main
 from mnist_edge.runtime import Predictor, default_model_path
 from mnist_edge.runtime.reading import Reader
-from mnist_edge.watch import WatchConfig
+from mnist_edge.watch import WatchConfig, loop
 from mnist_edge.watch.loop import Watcher, crop
 from mnist_edge.watch.sources import Frame, SourceLost
 
@@ -382,3 +382,33 @@ def test_the_last_will_says_offline_when_the_process_dies(broker, tmp_path):
         lambda: [p for t, p, _ in messages if t == "will/availability"][-1] == "offline", timeout=60
     )
     client.loop_stop()
+
+
+class BlankCamera:
+    """``n`` blank frames as fast as they can be read, then the end."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __call__(self):
+        n = self.n
+
+        class Source:
+            def frames(self):
+                for _ in range(n):
+                    time.sleep(0.002)  # a fast camera's pace: few frames dropped
+                    yield Frame(np.full((16, 16), 200, np.uint8), time.time())
+
+            def close(self):
+                pass
+
+        return Source()
+
+
+def test_a_long_watch_keeps_the_times_of_recent_frames_only(monkeypatch):
+    monkeypatch.setattr(loop, "RECENT_FRAMES", 50)
+    reader = Reader(Predictor(default_model_path()))
+    watcher = Watcher(WatchConfig("cam"), reader, [Recorder()], print, source_factory=BlankCamera(400))
+    counts = watcher.run()
+    assert counts.frames + watcher.dropped == 400 and counts.frames > 50
+    assert len(counts.times) == 50 and counts.times["front_end"].shape == (50,)
