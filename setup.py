@@ -50,6 +50,9 @@ setup(
             "tensorflow-cpu>=2.16; platform_system=='Linux' and platform_machine=='x86_64'",
             "tensorflow>=2.16; platform_system!='Linux' or platform_machine!='x86_64'",
             "matplotlib>=3.5",
+            # int4 weights (export --quantize int4 / auto): the converter has no int4;
+            # ai-edge-quantizer is made for it, needs no TensorFlow, pins ai-edge-litert 2.3
+            "ai-edge-quantizer>=0.10; platform_machine=='x86_64'",
         ],
         "runtime": [
             # 2.2.0 and 2.3.0 segfault when creating an Interpreter on arm64 (see

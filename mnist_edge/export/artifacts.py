@@ -25,6 +25,7 @@ def build_sidecar(
     validation: dict,
     abstain: Optional[dict],
     reference: Optional[dict],
+    recipe: Optional[dict] = None,
 ) -> dict:
     """The sidecar document a device reads (``<stem>.json``).
 
@@ -38,6 +39,8 @@ def build_sidecar(
         validation: the parity figures and the gate's verdict.
         abstain: the calibrated "not a digit" threshold from training, if any.
         reference: the reference record's file name and SHA-256, if written.
+        recipe: how it was quantised (:func:`mnist_edge.export.recipes.convert_recipe`'s
+            facts, and why ``--quantize auto`` chose it).
 
     Returns:
         The JSON-ready metadata.
@@ -51,6 +54,7 @@ def build_sidecar(
         "quantization": quantization,
         "format_name": FORMAT_NAMES[quantization],
         "io_type": io_type,
+        "recipe": recipe,
         "input": {
             "shape": [1, 28, 28],
             "shape_signature": [-1, 28, 28],

@@ -116,7 +116,10 @@ def make_converter(
     """
 
     tf = import_tf()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    # With a trackable object the file carries a SignatureDef ("serving_default":
+    # input "image", output "output_0"): LiteRT's signature runner and
+    # ai-edge-quantizer's calibration find the model's input through it.
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], tf.Module())
     if quantization == "none":
         return converter
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -11,9 +11,7 @@ import numpy as np
 
 from mnist_edge import fsutil
 from mnist_edge.evaluation.reporting import save_figure
-from mnist_edge.export.convert import make_converter, one_image_batches
-from mnist_edge.runtime.backends import quiet_native_stderr
-from mnist_edge.training._tf import import_tf
+from mnist_edge.export.recipes import layer_errors
 
 
 def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path, stem: str) -> List[Path]:
@@ -34,22 +32,7 @@ def quantization_debug_report(concrete, calibration: np.ndarray, out_dir: Path, 
         The CSV and PNG paths.
     """
 
-    tf = import_tf()
-    # The debugger needs float I/O around the int8 core to compare with float.
-    converter = make_converter(concrete, "int8", "float", calibration)
-    with quiet_native_stderr():
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=one_image_batches(calibration)
-        )
-        debugger.run()
-    buffer = io.StringIO()
-    debugger.layer_statistics_dump(buffer)
-    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
-    for row in rows:
-        scale = float(row.get("scale") or 0) or float("nan")
-        rmse = float(row.get("mean_squared_error") or 0) ** 0.5
-        row["rmse"] = f"{rmse:.6g}"
-        row["rmse_over_scale"] = f"{rmse / scale:.6g}"
+    rows = layer_errors(concrete, calibration)
     fields = list(rows[0].keys()) if rows else ["op_name", "tensor_name", "rmse", "rmse_over_scale"]
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=fields)

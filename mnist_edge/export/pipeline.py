@@ -22,12 +22,11 @@ from mnist_edge.export.config import ExportConfig
 from mnist_edge.export.convert import (
     FORMAT_NAMES,
     artifact_name,
-    convert,
     frozen_forward,
-    make_converter,
     representative_images,
 )
 from mnist_edge.export.debug import quantization_debug_report
+from mnist_edge.export.recipes import CALIBRATED, convert_recipe
 from mnist_edge.runtime import Predictor, reference
 from mnist_edge.runtime.sidecar import sidecar_path
 from mnist_edge.training import keras_model
@@ -58,10 +57,8 @@ class GateFailure:
 def convert_model(
     concrete, quantization: str, io_type: str = "int8", calibration: Optional[np.ndarray] = None
 ) -> bytes:
-    """Step 1: the TFLite bytes of one format."""
-    return convert(
-        make_converter(concrete, quantization, io_type, calibration if quantization == "int8" else None)
-    )
+    """Step 1: the TFLite bytes of one recipe (:func:`mnist_edge.export.recipes.convert_recipe`)."""
+    return convert_recipe(concrete, quantization, io_type, calibration)[0]
 
 
 def gate(quantization: str, stats: dict, max_drop_pp: float, min_agreement: float) -> List[GateFailure]:
@@ -206,7 +203,9 @@ def _export_one(ctx: _Context, stage: Path, quant: str, log) -> dict:
     config, started = ctx.config, time.perf_counter()
     io_type = config.io_type
     name = artifact_name(ctx.stem, quant, io_type)
-    content = convert_model(ctx.concrete, quant, io_type, ctx.calibration_images)
+    content, recipe = convert_recipe(ctx.concrete, quant, io_type, ctx.calibration_images)
+    if config.chosen_by is not None:
+        recipe["chosen_by"] = config.chosen_by
     predictor = Predictor(fsutil.write_bytes_atomic(stage / f"probe-{name}", content))
     stats, failures = validate_model_outputs(
         predictor, ctx.keras_probs, ctx.dataset, quant, **config.gate_bounds
@@ -223,10 +222,11 @@ def _export_one(ctx: _Context, stage: Path, quant: str, log) -> dict:
         quant,
         io_type if quant == "int8" else None,
         ctx.source,
-        ctx.calibration if quant == "int8" else None,
+        ctx.calibration if quant in CALIBRATED else None,
         validation,
         ctx.abstain,
         ctx.reference,
+        recipe,
     )
     final = write_artifacts(stage, ctx.out_dir, name, content, sidecar, not failures or config.keep_failed)
     outcome = _Outcome(name, quant, content, stats, failures, final, [], started)
@@ -299,7 +299,7 @@ def export(
     model = keras_model.load_keras_model(model_path)
     dataset = dataset if dataset is not None else data_mod.load()
     source_sha = fsutil.sha256_file(model_path)
-    if "int8" in config.quantizations and calibration_images is None:
+    if set(CALIBRATED) & set(config.quantizations) and calibration_images is None:
         calibration_images = representative_images(dataset, config.calibration_samples, config.seed)
     ctx = _Context(
         config=config,

@@ -315,9 +315,7 @@ class Predictor:
 
     def default_batch_size(self) -> int:
         """Images per batch call: as many as fit in :data:`BATCH_MEMORY` of tensors (<= 10,000)."""
-        per_image = sum(
-            t.elements * t.itemsize for k, t in enumerate(self.facts.tensors) if not self.facts.constant(k)
-        )
+        per_image = sum(t.nbytes for k, t in enumerate(self.facts.tensors) if not self.facts.constant(k))
         return int(max(1, min(10_000, BATCH_MEMORY // max(per_image, 1))))
 
     def probabilities(self, images, batch_size: Optional[int] = None) -> np.ndarray:

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Optional, Tuple
 
-from mnist_edge.constants import IO_TYPES, QUANTIZATIONS
+from mnist_edge.constants import IO_TYPES, RECIPES
 from mnist_edge.errors import RuntimeModelError
 
 METADATA_FORMAT = "mnist-edge/tflite-metadata/1"
@@ -228,7 +228,7 @@ def load_sidecar(
         path=path,
         document=document,
         labels=labels,
-        quantization=_optional_str(path, document, "quantization", QUANTIZATIONS),
+        quantization=_optional_str(path, document, "quantization", RECIPES),
         format_name=_optional_str(path, document, "format_name"),
         io_type=_optional_str(path, document, "io_type", IO_TYPES),
         min_confidence=_min_confidence(path, document),

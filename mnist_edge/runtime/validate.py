@@ -39,6 +39,7 @@ ZERO_POINT_RANGE = {
     "uint16": (0, 65535),
 }
 RESHAPE = BUILTIN_OPS.index("RESHAPE")
+PACKED_PER_BYTE = {"int4": 2}  # sub-byte types (ai-edge-quantizer's int4 weights)
 
 
 @dataclasses.dataclass
@@ -56,6 +57,13 @@ class TensorFacts:
     zero_points: List[int]
     quantized_dimension: int
     variable: bool = False
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes its values take: int4 weights are packed two to a byte."""
+        if self.dtype in PACKED_PER_BYTE:
+            return -(-self.elements // PACKED_PER_BYTE[self.dtype])
+        return self.elements * self.itemsize
 
     @property
     def elements(self) -> int:
@@ -166,7 +174,7 @@ def parse(content: bytes) -> ModelFacts:
 
 
 def _check_tensor(t: TensorFacts, facts: ModelFacts) -> Optional[str]:
-    if t.itemsize == 0:
+    if t.itemsize == 0 and t.dtype not in PACKED_PER_BYTE:
         return f"tensor {t.index} ({t.name}) has type {t.dtype}, which this toolkit does not run"
     if len(t.shape) > MAX_RANK or any(d < 1 for d in t.shape):
         return f"tensor {t.index} ({t.name}) has shape {t.shape}"
@@ -179,7 +187,7 @@ def _check_tensor(t: TensorFacts, facts: ModelFacts) -> Optional[str]:
     if t.buffer >= len(facts.buffer_spans):
         return f"tensor {t.index} ({t.name}) names buffer {t.buffer} of {len(facts.buffer_spans)}"
     size = facts.buffer_spans[t.buffer][1]
-    if size and size != t.elements * t.itemsize:
+    if size and size != t.nbytes:
         return f"tensor {t.index} ({t.name}) has {size} bytes of data for {t.elements} {t.dtype} values"
     return _check_quantization(t)
 
@@ -304,7 +312,7 @@ def validate(content: bytes, where: str) -> ModelFacts:
         raise RuntimeModelError(f"{where}: invalid TFLite model ({exc})") from None
     if problem:
         raise RuntimeModelError(f"{where}: invalid TFLite model ({problem})")
-    facts.total_bytes = sum(t.elements * t.itemsize for t in facts.tensors)
+    facts.total_bytes = sum(t.nbytes for t in facts.tensors)
     if facts.total_bytes > MAX_TOTAL_BYTES:
         raise RuntimeModelError(
             f"{where}: invalid TFLite model (its tensors need "
