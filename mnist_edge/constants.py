@@ -16,8 +16,22 @@ FLAT_SHAPE = (784,)
 NUM_CLASSES = 10
 
 # -- export ----------------------------------------------------------------------------
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # "none" is float32
-FORMAT_NAMES = {"none": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # "none" is float32; export's default set
+# Recipes beyond the converter's four (mnist_edge.export.recipes): int8 weights with
+# int16 activations, int4 weights (ai-edge-quantizer), int8 with its worst layer in float.
+EXTRA_RECIPES = ("int16x8", "int4", "int8-selective")
+RECIPES = QUANTIZATIONS + EXTRA_RECIPES
+FORMAT_NAMES = {
+    "none": "float32",
+    "float16": "float16",
+    "dynamic": "dynamic",
+    "int8": "int8",
+    "int16x8": "int16x8",
+    "int4": "int4w",
+    "int8-selective": "int8sel",
+}
+VALIDATION_SAMPLES = 5000  # training images calibration never saw: what --quantize auto measures on
+AUTO_LATENCY_RUNS = 300  # single-image calls timed per recipe by --quantize auto
 IO_TYPES = ("int8", "uint8", "float")  # the int8 model's input/output type
 DEFAULT_IO_TYPE = "int8"
 DEFAULT_CALIBRATION_SAMPLES = 500  # class-balanced training images for int8 calibration
@@ -28,7 +42,7 @@ DEFAULT_MIN_AGREEMENT = 0.99  # ... and smallest top-1 agreement with Keras
 RUNTIMES = ("auto", "litert", "tflite-runtime", "tensorflow")  # "auto": the first one installed
 
 # -- training ----------------------------------------------------------------------------
-ARCHS = ("mlp", "cnn", "cnn-m")
+ARCHS = ("mlp", "cnn", "cnn-m", "tiny")
 DEFAULT_ARCH = "mlp"  # the tutorial's model
 DEFAULT_EPOCHS = 5  # the tutorial's
 DEFAULT_BATCH_SIZE = 32  # Keras's default, as the tutorial uses it

@@ -20,8 +20,19 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, ec
     "--quantize",
     "quantize",
     multiple=True,
-    type=click.Choice([*constants.QUANTIZATIONS, "all"]),
-    help="Format(s) to export; repeatable. none = float32. Default: all.",
+    type=click.Choice([*constants.RECIPES, "all", "auto"]),
+    help="Recipe(s) to export; repeatable. none = float32; all = none, float16, dynamic, int8 "
+    "(the default); int16x8 = int8 weights, int16 activations; int4 = int4 weights "
+    "(ai-edge-quantizer); int8-selective = int8 with its worst layer in float. "
+    "auto: measure every recipe and export the smallest within --max-drop.",
+)
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=str),
+    default=None,
+    help="With --quantize auto: your own labelled images (as eval --images reads them) "
+    "also count in the budget.",
 )
 @click.option(
     "--io",
@@ -59,7 +70,8 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, ec
     type=click.FloatRange(0, 100),
     default=constants.DEFAULT_MAX_DROP_PP,
     show_default=True,
-    help="Gate: largest accuracy drop (percentage points) for quantised formats.",
+    help="Gate: largest accuracy drop (percentage points) for quantised formats; "
+    "with --quantize auto, also the budget the recipe is chosen by.",
 )
 @click.option(
     "--min-agreement",
@@ -67,6 +79,12 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, ec
     default=constants.DEFAULT_MIN_AGREEMENT,
     show_default=True,
     help="Gate: smallest top-1 agreement with Keras for quantised formats.",
+)
+@click.option(
+    "--max-kb",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="With --quantize auto: the largest model file (KB) the chosen recipe may make.",
 )
 @click.option("--keep-failed", is_flag=True, help="Keep files that fail the parity gate.")
 @click.option(
@@ -87,6 +105,7 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, ec
 def command(
     model_path,
     quantize,
+    images_dir,
     io_type,
     out_dir,
     data_dir,
@@ -94,6 +113,7 @@ def command(
     seed,
     max_drop,
     min_agreement,
+    max_kb,
     keep_failed,
     debug,
     c_array,
@@ -118,12 +138,17 @@ def command(
     from mnist_edge.fsutil import ensure_writable_dir
     from mnist_edge.training import keras_model
 
+    auto = "auto" in quantize
+    if auto and len(set(quantize)) > 1:
+        raise click.UsageError("--quantize auto chooses the recipe: give it alone")
+    if (images_dir or max_kb) and not auto:
+        raise click.UsageError("--images and --max-kb apply to --quantize auto")
     formats = (
         list(export_mod.QUANTIZATIONS)
         if (not quantize or "all" in quantize)
-        else [q for q in export_mod.QUANTIZATIONS if q in quantize]
+        else [q for q in constants.RECIPES if q in quantize]
     )
-    if (debug or c_array or micro) and "int8" not in formats:
+    if (debug or c_array or micro) and ("int8" not in formats or auto):
         raise click.UsageError("--debug, --c-array and --micro apply to the int8 export; add --quantize int8")
     if micro and io_type == "float":
         raise click.UsageError("--micro needs integer input and output: use --io int8 or uint8")
@@ -142,8 +167,21 @@ def command(
         debug=debug,
         c_array=c_array,
         micro=micro,
+        max_kb=max_kb,
     )
-    result = export_mod.export(path, out_dir, config, dataset=dataset, log=log)
+    if auto:
+        result = export_mod.export_auto(path, out_dir, config, dataset, images_dir, log=log)
+        if as_json:
+            click.echo(result["frontier_table"], err=True)
+        else:
+            out(result["frontier_table"])
+        if result["chosen"] is None:
+            if as_json:
+                echo_json(result)
+            frontier = result["frontier_files"][0]
+            raise GateError(f"no recipe meets the budget ({result['budget']}); the frontier: {frontier}")
+    else:
+        result = export_mod.export(path, out_dir, config, dataset=dataset, log=log)
     if as_json:
         # stdout holds exactly one JSON document; the table is progress, on stderr
         if not quiet:

@@ -24,12 +24,13 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from mnist_edge import fsutil, runtime
-from mnist_edge.errors import DataError
-from mnist_edge.preprocess import load_gray
+from mnist_edge.errors import DataError, ImageError
+from mnist_edge.preprocess import load_gray, to_mnist
 from mnist_edge.preprocess.load import IMAGE_SUFFIXES
 from mnist_edge.runtime.reading import Reader, Reading
 
 NOT_A_DIGIT = "not a digit"
+DIGITS = [str(i) for i in range(10)]
 
 
 def _csv_labels(folder: Path, labels: Sequence[str]) -> List[Tuple[Path, str]]:
@@ -100,6 +101,35 @@ def labelled_images(folder, labels: Sequence[str]) -> List[Tuple[Path, str]]:
         f"{folder}: no labelled images (use labels.csv, sub-folders named by label, "
         "or a _<label> file-name suffix)"
     )
+
+
+@dataclasses.dataclass
+class LabelledForms:
+    """A labelled folder in MNIST form (what a model sees), and the files the front-end could not read."""
+
+    x: np.ndarray  # (N, 28, 28) uint8
+    y: np.ndarray  # (N,) int64
+    paths: List[str]
+    skipped: List[Tuple[str, str]]
+
+
+def labelled_forms(folder, labels: Sequence[str] = DIGITS) -> LabelledForms:
+    """Every labelled image of ``folder`` through the front-end (for training and measuring, not reading).
+
+    Raises:
+        DataError: not a folder, or no labelled images in it.
+    """
+    forms, ys, paths, skipped = [], [], [], []
+    for path, label in labelled_images(folder, labels):
+        try:
+            forms.append(to_mnist(load_gray(path)))
+        except (ImageError, ValueError) as exc:
+            skipped.append((str(path), str(exc)))
+            continue
+        ys.append(int(label))
+        paths.append(str(path))
+    x = np.stack(forms) if forms else np.zeros((0, 28, 28), np.uint8)
+    return LabelledForms(x, np.asarray(ys, np.int64), paths, skipped)
 
 
 @dataclasses.dataclass

@@ -15,8 +15,12 @@ As in Optimum's exporters, an export is a composition of separate steps:
 
 :func:`export` composes them for every format and writes one reference
 record of the Keras model (:mod:`mnist_edge.runtime.reference`) for device-side parity.
+Beyond the converter's four formats, :mod:`.recipes` makes int16x8, int4 and
+int8-selective; :func:`export_auto` (:mod:`.auto`) measures every recipe and
+exports the smallest within an accuracy budget.
 """
 
+from mnist_edge.export.auto import export_auto
 from mnist_edge.export.config import ExportConfig
 from mnist_edge.export.convert import (
     FORMAT_NAMES,
@@ -46,6 +50,7 @@ __all__ = [
     "convert",
     "convert_model",
     "export",
+    "export_auto",
     "format_table",
     "gate",
     "representative_images",

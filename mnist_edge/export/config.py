@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
+from typing import Optional, Tuple
 
 from mnist_edge import constants
 
@@ -24,6 +24,9 @@ class ExportConfig:
         c_array: also write the int8 model as a C source/header pair.
         micro: also check the int8 model with TensorFlow Lite Micro and write its
             C array and ``NAME.micro.json`` (:mod:`mnist_edge.evaluation.micro`).
+        max_kb: for ``--quantize auto``, the largest model file allowed (KB), if any.
+        chosen_by: for ``--quantize auto``, the budget and the measurements that
+            chose the recipe (recorded in the sidecar).
     """
 
     quantizations: Tuple[str, ...] = constants.QUANTIZATIONS
@@ -36,6 +39,8 @@ class ExportConfig:
     debug: bool = False
     c_array: bool = False
     micro: bool = False
+    max_kb: Optional[float] = None
+    chosen_by: Optional[dict] = None
 
     @property
     def gate_bounds(self) -> dict:

@@ -29,10 +29,9 @@ import numpy as np
 
 from mnist_edge import data as data_mod
 from mnist_edge import fsutil
-from mnist_edge.errors import DataError, ImageError, ModelError
-from mnist_edge.evaluation.image_eval import labelled_images
+from mnist_edge.errors import DataError, ModelError
+from mnist_edge.evaluation.image_eval import labelled_forms
 from mnist_edge.evaluation.reporting import library_versions
-from mnist_edge.preprocess import load_gray, to_mnist
 from mnist_edge.runtime import abstain as abstain_mod
 from mnist_edge.runtime import default_model_path, sidecar_path
 from mnist_edge.training import keras_model
@@ -82,19 +81,10 @@ def read_user_images(folder: os.PathLike, config: FineTuneConfig) -> UserImages:
     Raises:
         DataError: no labelled images, too few, or a class with too few to split.
     """
-    items = labelled_images(folder, LABELS)
-    forms, labels, paths, skipped = [], [], [], []
-    for path, label in items:
-        try:
-            forms.append(to_mnist(load_gray(path)))
-        except (ImageError, ValueError) as exc:
-            skipped.append((str(path), str(exc)))
-            continue
-        labels.append(int(label))
-        paths.append(str(path))
-    _check_counts(folder, labels)
+    forms = labelled_forms(folder, LABELS)
+    _check_counts(folder, forms.y.tolist())
     rng = np.random.default_rng(config.seed)
-    x, y = np.stack(forms), np.asarray(labels, np.int64)
+    x, y, paths, skipped = forms.x, forms.y, forms.paths, forms.skipped
     held = np.zeros(len(y), bool)
     for cls in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == cls))
