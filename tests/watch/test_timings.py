@@ -28,7 +28,7 @@ def test_the_newest_frames_are_kept_oldest_first(capacity, frames, kept):
 def test_memory_does_not_grow_with_the_frames():
     times = filled(100, 100)
     ring = times._ring
-    for i in range(10_000):
+    for _ in range(10_000):
         times.add({"model": 1.0})
     assert times._ring is ring and ring.shape == (100, len(STAGES))
     assert times.added == 10_100
