@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from mnist_edge.errors import MissingExtraError, MnistEdgeError
+from mnist_edge.evaluation import macs
 from mnist_edge.runtime import Predictor
 from mnist_edge.runtime.backends import dist_version
 
@@ -189,6 +190,9 @@ def check(model_path, x_test: np.ndarray, litert_labels: Optional[np.ndarray] = 
         "disagreements_with_litert": int(np.sum(labels != reference)),
         "n": int(len(labels)),
         "boards": fit_table(len(content), arena),
+        "multiply_adds": macs.multiply_adds(predictor.facts),
+        "cortex_m_estimate": macs.cortex_m_estimate(macs.multiply_adds(predictor.facts)),
+        "cortex_m_estimate_source": macs.SOURCE,
         "reserve_note": f"fit assumes {FLASH_RESERVE // 1024} KB flash for TFLM and the application and "
         f"{RAM_RESERVE // 1024} KB RAM beside the arena",
         "tflite_micro_version": _tflm_version(),
@@ -216,4 +220,8 @@ def format_fit(result: dict) -> str:
             f"{row['flash_headroom_bytes'] / 1024:15.1f}{row['ram_headroom_bytes'] / 1024:13.1f}"
         )
     lines.append(result["reserve_note"])
+    if "cortex_m_estimate" in result:
+        times = ", ".join(f"{e['core']} ~{e['estimated_ms']:g} ms" for e in result["cortex_m_estimate"])
+        lines.append(f"{result['multiply_adds'] / 1e6:.2f} M multiply-adds: {times}")
+        lines.append(f"({result['cortex_m_estimate_source']})")
     return "\n".join(lines)
