@@ -100,14 +100,19 @@ def build_fast_predict(
 
     Returns:
         The predict function (``general`` itself when the interpreter has no
-        native wrapper).
+        native wrapper, or its input or output is dynamically shaped).
     """
     wrapper = native_wrapper(interpreter)
     if wrapper is None:
         return general
     invoke = wrapper.Invoke
-    in_view = interpreter.tensor(in_index)()[0]
-    out_view = interpreter.tensor(out_index)()[0]
+    try:
+        in_view = interpreter.tensor(in_index)()[0]
+        out_view = interpreter.tensor(out_index)()[0]
+    except ValueError:
+        # A dynamically shaped tensor (a SHAPE/PACK reshape, as tf.keras exports
+        # make) has no buffer until invoked, and may move when it is: no views.
+        return general
     byte_table = pixel_byte_table(pixel_lut)
     in_bytes = None if byte_table is False else memoryview(in_view.view(np.uint8)).cast("B")
     lookup = out_table.__getitem__ if out_table is not None else None

@@ -188,3 +188,16 @@ def test_the_fast_path_gives_what_the_general_path_gives(mnist):
         fast = p.predict(image)
         general = p.predict(image.astype(np.float32) / 255.0)  # float input takes the general path
         assert (fast.label, fast.probabilities) == (general.label, general.probabilities)
+
+
+def test_a_dynamically_shaped_model_predicts_through_the_general_path():
+    # tf.keras exports reshape through SHAPE/STRIDED_SLICE/PACK: the output has no
+    # buffer until the first invoke, and the fast path's views once crashed on it.
+    p = runtime.Predictor(FIXTURES / "dynamic_reshape_float32.tflite")
+    assert "SHAPE" in p.facts.op_names
+    image = np.zeros((28, 28), np.uint8)
+    image[8:20, 12:16] = 255
+    single = p.predict(image)
+    batch = p.probabilities(np.stack([image, image]))
+    np.testing.assert_allclose(batch[0], single.probabilities, rtol=1e-6)
+    assert single.label == int(batch[0].argmax())
