@@ -92,6 +92,34 @@ def small_model(tmp_path_factory, mnist):
 
 
 @pytest.fixture(scope="session")
+def tiny_cnn(tmp_path_factory, mnist):
+    """The microcontroller CNN (``--arch tiny``: batch norm, training-only augmentation), 2 quick epochs."""
+    from helpers import require_extra
+
+    require_extra("tensorflow", "train")
+    from mnist_edge.training import train
+    from mnist_edge.training.config import TrainConfig
+
+    out = tmp_path_factory.mktemp("tiny_cnn")
+    meta = train.train(mnist, out, TrainConfig(arch="tiny", epochs=2, seed=0, train_limit=12000))
+    return Path(meta["model"])
+
+
+@pytest.fixture(scope="session")
+def small_cnn(tmp_path_factory, mnist):
+    """The small CNN (``--arch cnn``), 2 quick epochs: the CNN every export recipe is checked on."""
+    from helpers import require_extra
+
+    require_extra("tensorflow", "train")
+    from mnist_edge.training import train
+    from mnist_edge.training.config import TrainConfig
+
+    out = tmp_path_factory.mktemp("small_cnn")
+    meta = train.train(mnist, out, TrainConfig(arch="cnn", epochs=2, seed=0, train_limit=12000))
+    return Path(meta["model"])
+
+
+@pytest.fixture(scope="session")
 def exported(tmp_path_factory, full_model, mnist):
     """`mnist-edge export --quantize all` of the full model (the real thing)."""
     from mnist_edge import export

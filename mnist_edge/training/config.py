@@ -8,6 +8,7 @@ from typing import Optional
 from mnist_edge import constants
 
 WARM_START_DIVISOR = 5  # a trained model moves gently or forgets what it knew
+DECAYING_ARCHS = ("tiny",)  # trained longer from scratch: a decaying rate settles them
 
 
 @dataclasses.dataclass
@@ -44,6 +45,11 @@ class TrainConfig:
     def robust(self) -> bool:
         """True when training for real-world inputs (augmentation or outliers)."""
         return self.augment_copies > 0 or self.outliers > 0 or self.styles > 0
+
+    @property
+    def decaying_rate(self) -> bool:
+        """Cosine-decayed learning rate: for real-world training, and for the tiny model (longer runs)."""
+        return self.robust or self.arch in DECAYING_ARCHS
 
     @property
     def learning_rate(self) -> float:

@@ -89,7 +89,7 @@ def _compile(model, keras, options: TrainConfig, steps: int) -> int:
     """Compiles with Adam; returns the steps per execution used."""
     steps_per_execution = max(1, min(DEFAULTS["steps_per_execution"], steps))
     rate = options.learning_rate
-    if options.robust:
+    if options.decaying_rate:
         # Longer runs on harder data settle better with a decaying rate.
         rate = keras.optimizers.schedules.CosineDecay(rate, steps * options.epochs, alpha=0.02)
     model.compile(
@@ -180,7 +180,7 @@ def _metadata(
             "batch_size": options.batch_size,
             "optimizer": DEFAULTS["optimizer"],
             "learning_rate": options.learning_rate,
-            "learning_rate_schedule": "cosine decay" if options.robust else "constant",
+            "learning_rate_schedule": "cosine decay" if options.decaying_rate else "constant",
             "loss": "categorical_crossentropy (outliers: uniform targets)"
             if options.robust
             else DEFAULTS["loss"],
