@@ -54,6 +54,11 @@ setup(
             # ai-edge-quantizer is made for it, needs no TensorFlow, pins ai-edge-litert 2.3
             "ai-edge-quantizer>=0.10; platform_machine=='x86_64'",
         ],
+        # train --qat: tensorflow-model-optimization runs on tf-keras (Keras 2) only. Both are
+        # then installed with --no-deps (scripts/_env.sh install_qat_tools, README): tf-keras
+        # names `tensorflow` as its dependency, which would pull the full CUDA wheel over
+        # tensorflow-cpu. These are their other dependencies.
+        "qat": ["dm-tree>=0.1.8", "scipy", "six", "mock"],
         "runtime": [
             # 2.2.0 and 2.3.0 segfault when creating an Interpreter on arm64 (see
             # DEVELOPERS.md); 2.1.x is proven on Raspberry Pi OS bookworm (arm64)

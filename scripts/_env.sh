@@ -45,6 +45,19 @@ install_system_packages() {  # install_system_packages PKG... (as root, or with 
   fi
 }
 
+install_qat_tools() {  # install_qat_tools VENV: tensorflow-model-optimization and the matching tf-keras,
+  # without their dependencies (tf-keras depends on `tensorflow`, the full CUDA wheel, which would
+  # overwrite tensorflow-cpu; the qat extra brings the others)
+  local tf_version
+  tf_version="$("$1/bin/python" -c 'import importlib.metadata as m
+for d in ("tensorflow-cpu", "tensorflow"):
+    try:
+        print(m.version(d)); break
+    except m.PackageNotFoundError:
+        pass')"
+  "$1/bin/python" -m pip install -q --no-deps "tf-keras~=${tf_version%.*}.0" "tensorflow-model-optimization>=0.8" >&2
+}
+
 setup_venv() {  # setup_venv EXTRAS
   local extras="$1" stamp
   need_venv
@@ -55,6 +68,7 @@ setup_venv() {  # setup_venv EXTRAS
   if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip >&2
     .venv/bin/python -m pip install -q -e ".[$extras]" >&2
+    case ",$extras," in *,qat,*) install_qat_tools .venv ;; esac
     touch "$stamp"
   fi
 }

@@ -95,6 +95,13 @@ from mnist_edge.cli.common import (
     "With --images: fine-tune it on your images (default: 'default'). Without: continue training "
     "it on the set --augment/--styles/--outliers build, at a fifth of the learning rate.",
 )
+@click.option(
+    "--qat",
+    is_flag=True,
+    help="Quantisation-aware training: fine-tune --from MODEL (a .keras) for --epochs with fake "
+    "int8 quantisation (tensorflow-model-optimization on tf-keras: the qat extra), write "
+    "OUT/<stem>_qat_int8.tflite, and compare it with post-training int8.",
+)
 @DATA_DIR_OPTION
 @click.option(
     "--out",
@@ -118,6 +125,7 @@ def command(
     train_limit,
     images_dir,
     from_model,
+    qat,
     data_dir,
     out_dir,
     as_json,
@@ -143,6 +151,12 @@ def command(
         )
     if from_model and arch != constants.DEFAULT_ARCH:
         raise click.UsageError("--from MODEL continues that model: --arch does not apply")
+    if qat and (not from_model or not from_model.endswith(".keras")):
+        raise click.UsageError("--qat fine-tunes a trained model: give --from MODEL.keras")
+    if qat and (images_dir or augment_copies or outliers or styles or train_limit):
+        raise click.UsageError(
+            "--qat fine-tunes on MNIST: --images, --augment, --styles, --outliers do not apply"
+        )
     require_tensorflow("mnist-edge train")
     from mnist_edge import data as data_mod
     from mnist_edge.fsutil import ensure_writable_dir
@@ -159,6 +173,9 @@ def command(
     )
     if images_dir:
         _fine_tune(images_dir, from_model or "default", dataset, out_dir, seed, as_json, log)
+        return
+    if qat:
+        _qat(from_model, dataset, data_dir, out_dir, epochs, batch_size, seed, as_json, log)
         return
     if outliers and outlier_data is None and os.path.isdir(FASHION_DIR):
         outlier_data = FASHION_DIR
@@ -185,6 +202,17 @@ def command(
     out(f"train time     {summary['train_seconds']:.1f} s ({summary['epochs']} epochs)")
     if summary.get("min_confidence") is not None:
         out(f"not a digit    below {summary['abstain_score']} score {summary['min_confidence']:.4f}")
+
+
+def _qat(source, dataset, data_dir, out_dir, epochs, batch_size, seed, as_json, log):
+    from mnist_edge.training import qat
+
+    result = qat.train_qat(source, dataset, out_dir, epochs, batch_size, seed, data_dir, log)
+    if as_json:
+        echo_json(result)
+        return
+    out(f"model          {result['model']}")
+    out(qat.format_comparison(result))
 
 
 def _fine_tune(images_dir, source, dataset, out_dir, seed, as_json, log):
