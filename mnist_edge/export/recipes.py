@@ -24,7 +24,7 @@ import numpy as np
 
 from mnist_edge import constants
 from mnist_edge.errors import MissingExtraError
-from mnist_edge.export.convert import convert, make_converter, one_image_batches
+from mnist_edge.export.convert import compact_tensor_names, convert, make_converter, one_image_batches
 from mnist_edge.runtime.backends import quiet_native_stderr
 from mnist_edge.training._tf import import_tf
 
@@ -70,6 +70,8 @@ def convert_recipe(
     if recipe in constants.QUANTIZATIONS:
         int8_calibration = calibration if recipe == "int8" else None
         content = convert(make_converter(concrete, recipe, io_type, int8_calibration))
+        if recipe == "int8":  # the microcontroller format: every byte of flash counts
+            content = compact_tensor_names(content)
     elif recipe == "int16x8":
         content = convert_int16x8(concrete, calibration)
     elif recipe == "int4":
