@@ -1,6 +1,7 @@
 """The microcontroller target: TensorFlow Lite Micro's real kernels on the host (no TensorFlow)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from helpers import FIXTURES, require_extra
@@ -109,3 +110,16 @@ def test_the_micro_command_never_imports_tensorflow(mnist_dir):
         "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
     )
     assert heavy(modules_after(code)) == []
+
+
+TINY = Path(__file__).resolve().parents[2] / "models" / "tiny" / "mnist_tiny_qat_int8.tflite"
+
+
+def test_the_shipped_tiny_model_fits_16_kb_of_flash_and_arena_at_99_2_percent(mnist):
+    from mnist_edge.runtime import Predictor
+
+    result = micro.check(TINY, mnist.x_test)  # all 10,000: the accuracy claim is on the full test set
+    accuracy = float((Predictor(TINY).probabilities(mnist.x_test).argmax(1) == mnist.y_test).mean())
+    assert result["model_bytes"] <= 16 * 1024 and result["arena_bytes"] <= 16 * 1024
+    assert accuracy >= 0.992 and result["agreement_with_litert"] >= 0.999
+    assert result["multiply_adds"] < 2_000_000
