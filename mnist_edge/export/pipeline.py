@@ -43,7 +43,7 @@ class GateFailure:
     """One reason a converted model fails the parity gate.
 
     Attributes:
-        kind: ``float32_mismatch``, ``accuracy_drop`` or ``agreement``.
+        kind: ``float32_mismatch``, ``accuracy_drop``, ``agreement`` or ``micro_agreement``.
         message: the one-line explanation.
     """
 
@@ -231,6 +231,8 @@ def _export_one(ctx: _Context, stage: Path, quant: str, log) -> dict:
     final = write_artifacts(stage, ctx.out_dir, name, content, sidecar, not failures or config.keep_failed)
     outcome = _Outcome(name, quant, content, stats, failures, final, [], started)
     micro_result = _extras(ctx, outcome, predictor, log) if quant == "int8" else None
+    if micro_result is not None:
+        _gate_on_micro(outcome, micro_result, config)
     log(
         f"{name}: {'pass' if outcome.passed else 'FAIL'} ({len(content) / 1024:.1f} KB, accuracy "
         f"{stats['accuracy']:.4f}, agreement {stats['agreement']:.4f})"
@@ -240,6 +242,25 @@ def _export_one(ctx: _Context, stage: Path, quant: str, log) -> dict:
     if micro_result is not None:
         entry["micro"] = micro_result
     return entry
+
+
+def _gate_on_micro(outcome: _Outcome, micro_result: dict, config: ExportConfig) -> None:
+    """With --micro, TFLM's labels must agree with LiteRT's like any format with Keras (--min-agreement).
+
+    A microcontroller runs TFLM's kernels, not LiteRT's: a model whose int8
+    arithmetic rounds differently there fails here, and its files go unless
+    ``keep_failed``.
+    """
+    agreement = micro_result["agreement_with_litert"]
+    if agreement >= config.min_agreement:
+        return
+    outcome.failures.append(
+        GateFailure("micro_agreement", f"TFLM agrees with LiteRT on {agreement:.4f} < {config.min_agreement}")
+    )
+    if not config.keep_failed and outcome.final is not None:
+        for path in [outcome.final, sidecar_path(outcome.final), *outcome.extras]:
+            Path(path).unlink(missing_ok=True)
+        outcome.final, outcome.extras = None, []
 
 
 def _artifact_entry(outcome: _Outcome, sidecar: dict) -> dict:

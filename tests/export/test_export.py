@@ -428,3 +428,22 @@ def test_the_export_table_is_a_result_on_stdout(runner, tmp_path, small_model, m
     assert result.exit_code == 0, result.output
     assert "size KB" in result.stdout and "float32" in result.stdout  # the table's header and row
     assert "size KB" not in result.stderr
+
+
+@pytest.mark.parametrize("keep_failed, kept", [(False, False), (True, True)])
+def test_tflm_disagreeing_with_litert_fails_the_micro_gate(tmp_path, keep_failed, kept):
+    final = tmp_path / "m_int8.tflite"
+    files = [final, tmp_path / "m_int8.json", tmp_path / "m_int8.h", tmp_path / "m_int8.micro.json"]
+    for f in files:
+        f.write_bytes(b"x")
+    outcome = pipeline._Outcome("m_int8.tflite", "int8", b"x", {}, [], final, files[2:], 0.0)
+    config = export.ExportConfig(min_agreement=0.99, keep_failed=keep_failed)
+    pipeline._gate_on_micro(outcome, {"agreement_with_litert": 0.95}, config)
+    assert [f.kind for f in outcome.failures] == ["micro_agreement"] and not outcome.passed
+    assert all(f.exists() == kept for f in files)
+
+
+def test_tflm_agreeing_passes_the_micro_gate(tmp_path):
+    outcome = pipeline._Outcome("m.tflite", "int8", b"x", {}, [], None, [], 0.0)
+    pipeline._gate_on_micro(outcome, {"agreement_with_litert": 0.999}, export.ExportConfig())
+    assert outcome.passed
