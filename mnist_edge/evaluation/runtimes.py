@@ -18,7 +18,12 @@ Interpreters (each where installed; the device side's imports only, no TensorFlo
 * ``litert-reference``: LiteRT's reference kernels (``OpResolverType.BUILTIN_REF``);
 * ``tflite-runtime``: the standalone tflite-runtime wheel (XNNPACK);
 * ``tflm``: TensorFlow Lite Micro's kernels on the host (``tflite-micro``,
-  full-int8 models only).
+  full-int8 models only);
+* ``onnxruntime``: ONNX Runtime on the model converted by tf2onnx
+  (``from_tflite``: int8 becomes QuantizeLinear/DequantizeLinear around
+  float ops), where the peers benchmark's tools are installed (the dev
+  extra). tf2onnx imports TensorFlow: this engine is the one exception to
+  the device side's rule, taken only where both are installed.
 """
 
 from __future__ import annotations
@@ -85,6 +90,26 @@ def _tflm_engine(predictor: Predictor) -> Optional[Engine]:
     return Engine("tflm", micro._tflm_version(), run)
 
 
+def _onnx_engine(predictor: Predictor) -> Optional[Engine]:
+    try:
+        import onnxruntime
+        import tf2onnx
+    except Exception:  # the peer tools are not installed here
+        return None
+    try:
+        with backends.quiet_native_stderr():
+            model, _ = tf2onnx.convert.from_tflite(str(predictor.model_path))
+        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception:  # an op tf2onnx or ONNX Runtime cannot take: not comparable there
+        return None
+    name = session.get_inputs()[0].name
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {name: x})[0])[0].copy()
+
+    return Engine("onnxruntime", f"{onnxruntime.__version__} (tf2onnx {tf2onnx.__version__})", run)
+
+
 def engines(predictor: Predictor) -> List[Engine]:
     """Every interpreter available here that runs the model (LiteRT first)."""
     content = predictor.content
@@ -94,6 +119,7 @@ def engines(predictor: Predictor) -> List[Engine]:
         _tflite_engine("litert-reference", "litert", content, "BUILTIN_REF"),
         _tflite_engine("tflite-runtime", "tflite-runtime", content, None),
         _tflm_engine(predictor),
+        _onnx_engine(predictor),
     ]
     return [e for e in found if e is not None]
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import FIXTURES
+from helpers import FIXTURES, require_extra
 
 from mnist_edge.cli import main
 from mnist_edge.evaluation import runtimes
@@ -104,3 +104,11 @@ def test_interpreters_that_disagree_on_a_label_exit_3(runner, mnist_dir, monkeyp
 def test_across_runtimes_wants_a_tflite(runner):
     result = runner.invoke(main, ["eval", "--across-runtimes", "--model", "m.keras"])
     assert result.exit_code == 2 and "give it a .tflite" in result.output
+
+
+def test_onnx_runtime_joins_on_the_converted_model_where_the_peer_tools_are(mnist):
+    require_extra("tf2onnx", "dev")
+    report = runtimes.across_runtimes(INT8, mnist.x_test[:100])
+    pairs = {tuple(row["pair"]): row for row in report["pairs"]}
+    row = pairs[("litert-reference", "onnxruntime")]
+    assert row["top1_agreement"] >= 0.99 and row["difference_unit"] == "output steps"
