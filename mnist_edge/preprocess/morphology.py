@@ -180,8 +180,9 @@ def _ranked_by_histogram(flat: np.ndarray, ks) -> Optional[tuple]:
 
 def _histogram(flat: np.ndarray, lo: float, hi: float):
     """Each value's bin over [lo, hi], and the running count of values up to each bin."""
-    scaled = (flat - np.float32(lo)) * np.float32(QUANTILE_BINS / (hi - lo))
-    index = np.minimum(scaled.astype(np.int32), QUANTILE_BINS - 1)
+    # float64: float32 values spanning more than float32's range overflow when subtracted
+    scaled = (flat.astype(np.float64) - lo) * (QUANTILE_BINS / (hi - lo))
+    index = np.clip(scaled, 0, QUANTILE_BINS - 1).astype(np.int32)
     return index, np.cumsum(np.bincount(index, minlength=QUANTILE_BINS))
 
 
@@ -224,8 +225,7 @@ def histogram(values: np.ndarray, bins: int, lo: float, hi: float) -> Tuple[np.n
     if hi <= lo or flat.size == 0:
         return np.histogram(flat, bins=bins, range=(lo, hi))
     inside = flat[(flat >= lo) & (flat <= hi)] if (flat.min() < lo or flat.max() > hi) else flat
-    index = ((inside - np.float32(lo)) * np.float32(bins / (hi - lo))).astype(np.int32)
-    np.clip(index, 0, bins - 1, out=index)
+    index = np.clip((inside.astype(np.float64) - lo) * (bins / (hi - lo)), 0, bins - 1).astype(np.int32)
     return np.bincount(index, minlength=bins), edges
 
 

@@ -89,3 +89,14 @@ def test_coarse_median_removes_a_stroke_narrower_than_its_window():
     with_stroke = morphology.coarse_median(smooth_page(stroke=True), 9, 3)
     without = morphology.coarse_median(smooth_page(stroke=False), 9, 3)
     assert float(np.abs(with_stroke - without).max()) < 0.05  # the stroke is 0.4 deep
+
+
+@pytest.mark.parametrize("spread", [1e-45, 1e-38, 3e38])  # a denormal, a tiny and a huge range of values
+def test_quantiles_of_extreme_spreads_match_sorting(spread):
+    values = np.zeros(5000, np.float32)
+    values[::7] = np.float32(spread)
+    values[::11] = -np.float32(spread)
+    ordered = np.sort(values)
+    assert morphology.quantiles(values, (0.002, 0.5, 0.998)) == tuple(
+        float(ordered[int(q * 5000)]) for q in (0.002, 0.5, 0.998)
+    )
