@@ -118,7 +118,8 @@ TINY = Path(__file__).resolve().parents[2] / "models" / "tiny" / "mnist_tiny_qat
 def test_the_shipped_tiny_model_fits_16_kb_of_flash_and_arena_at_99_2_percent(mnist):
     from mnist_edge.runtime import Predictor
 
-    result = micro.check(TINY, mnist.x_test)  # all 10,000: the accuracy claim is on the full test set
+    result = micro.check(TINY, mnist.x_test[:2000])  # TFLM image by image: 2,000 say enough of agreement
+    # the accuracy claim is on the full test set
     accuracy = float((Predictor(TINY).probabilities(mnist.x_test).argmax(1) == mnist.y_test).mean())
     assert result["model_bytes"] <= 16 * 1024 and result["arena_bytes"] <= 16 * 1024
     assert accuracy >= 0.992 and result["agreement_with_litert"] >= 0.999
