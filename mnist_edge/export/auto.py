@@ -59,6 +59,7 @@ class Candidate:
     feasible: bool = False
 
     def to_json(self) -> dict:
+        """The figures as JSON values (a NaN that was never measured becomes null)."""
         return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in vars(self).items()}
 
 
@@ -153,6 +154,7 @@ def choose(
 
 
 def budget_text(max_drop_pp: float, max_kb: Optional[float]) -> str:
+    """The budget in words, for the table's first line and the exit-3 message."""
     return f"accuracy drop <= {max_drop_pp} pp against the Keras model" + (
         f", size <= {max_kb:g} KB" if max_kb is not None else ""
     )

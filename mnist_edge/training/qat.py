@@ -81,11 +81,13 @@ def run_worker(model_path: Path, out_stem: Path, epochs: int, batch: int, seed: 
 
 
 def keras_accuracy(model, dataset) -> float:
+    """The Keras model's MNIST test accuracy."""
     probabilities = evaluate.keras_probabilities(model, data_mod.normalize(dataset.x_test))
     return float(np.mean(probabilities.argmax(1) == dataset.y_test))
 
 
 def accuracy(predictor, dataset) -> float:
+    """A ``.tflite``'s MNIST test accuracy through the device's Predictor."""
     return float(np.mean(predictor.probabilities(dataset.x_test).argmax(1) == dataset.y_test))
 
 

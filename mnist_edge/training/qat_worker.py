@@ -85,6 +85,7 @@ def rebuild(source, tf_keras):
 
 
 def main(argv) -> int:
+    """Rebuilds, fake-quantises, fine-tunes and converts; writes ``OUT.tflite`` and ``OUT.npz``."""
     model_path, out, epochs, rate, batch, seed = argv[:6]
     data_dir = argv[6] if len(argv) > 6 and argv[6] else None
     import keras
