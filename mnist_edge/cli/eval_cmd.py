@@ -47,7 +47,8 @@ from mnist_edge.errors import PartialFailure
     "report_dir",
     type=click.Path(file_okay=False, path_type=str),
     default=None,
-    help="With --images: write report.md and a gallery of the misreads.",
+    help="With --images: write report.md and a gallery of the misreads. With --across-runtimes: "
+    "runtimes.json and runtimes.png, the images interpreters label differently.",
 )
 @click.option(
     "--number",
@@ -87,7 +88,7 @@ def command(
     if as_number and not images_dir:
         raise click.UsageError("--number goes with --images DIR (a folder of labelled images of numbers)")
     if across_runtimes:
-        _across_runtimes(model_path, images_dir, data_dir, test_images, as_json)
+        _across_runtimes(model_path, images_dir, data_dir, test_images, as_json, report_dir)
         return
     if images_dir:
         if test_images:
@@ -146,7 +147,7 @@ def _images(model_path, images_dir, min_confidence, report_dir, as_number, as_js
         )
 
 
-def _across_runtimes(model_path, images_dir, data_dir, test_images, as_json):
+def _across_runtimes(model_path, images_dir, data_dir, test_images, as_json, report_dir):
     from mnist_edge import runtime
     from mnist_edge.errors import GateError
     from mnist_edge.evaluation import runtimes
@@ -159,12 +160,30 @@ def _across_runtimes(model_path, images_dir, data_dir, test_images, as_json):
         echo_json(report)
     else:
         out(runtimes.format_report(report))
+    for path in _write_runtimes_report(report, images, report_dir) if report_dir else []:
+        if as_json:
+            click.echo(f"wrote {path}", err=True)  # stdout holds the one JSON document
+        else:
+            out(f"wrote {path}")
     changed = [r for r in report["pairs"] if r["label_changes"]]
     if changed:
         raise GateError(
             "interpreters disagree on labels: "
             + ", ".join(f"{' vs '.join(r['pair'])} ({len(r['label_changes'])})" for r in changed)
         )
+
+
+def _write_runtimes_report(report, images, report_dir):
+    """``runtimes.json`` and, when interpreters disagree, ``runtimes.png``."""
+    from mnist_edge import fsutil
+    from mnist_edge.evaluation import runtimes
+
+    folder = fsutil.ensure_writable_dir(report_dir)
+    written = [fsutil.write_json_atomic(folder / "runtimes.json", report)]
+    gallery = runtimes.disagreement_gallery(images, report)
+    if gallery:
+        written.append(fsutil.write_bytes_atomic(folder / "runtimes.png", gallery))
+    return written
 
 
 def _comparison_images(images_dir, data_dir, test_images):

@@ -29,6 +29,7 @@ Interpreters (each where installed; the device side's imports only, no TensorFlo
 from __future__ import annotations
 
 import dataclasses
+import io
 import itertools
 from typing import Callable, Dict, List, Optional
 
@@ -176,7 +177,51 @@ def across_runtimes(model_path, images: np.ndarray, names: Optional[List[str]] =
         "n": int(len(inputs)),
         "engines": [{"name": e.name, "version": e.version} for e in found],
         "pairs": pairs,
+        "disagreements": disagreements(outputs, names),
     }
+
+
+def disagreements(outputs: Dict[str, np.ndarray], names: Optional[List[str]] = None) -> List[dict]:
+    """Every image some interpreters label differently, with each interpreter's label."""
+    labels = {name: out.argmax(axis=1) for name, out in outputs.items()}
+    stacked = np.stack(list(labels.values()))
+    split = np.flatnonzero((stacked != stacked[0]).any(axis=0))
+    return [
+        {
+            "index": int(k),
+            "image": names[k] if names else int(k),
+            "labels": {name: int(values[k]) for name, values in labels.items()},
+        }
+        for k in split
+    ]
+
+
+def disagreement_gallery(images: np.ndarray, report: dict, limit: int = 48) -> Optional[bytes]:
+    """A PNG of the images interpreters label differently: the 28x28 each saw, every interpreter's label.
+
+    Drawn with Pillow (the device side has no matplotlib). None when they all agree.
+    """
+    from PIL import Image, ImageDraw
+
+    rows = report["disagreements"][:limit]
+    if not rows:
+        return None
+    engines_here = [e["name"] for e in report["engines"]]
+    cell, cols, text = 112, min(6, len(rows)), 12 * len(engines_here) + 14
+    sheet = Image.new("L", (cols * cell, -(-len(rows) // cols) * (cell + text)), 255)
+    draw = ImageDraw.Draw(sheet)
+    for k, row in enumerate(rows):
+        x, y = (k % cols) * cell, (k // cols) * (cell + text)
+        digit = Image.fromarray(np.asarray(images[row["index"]], np.uint8)).resize(
+            (cell - 16, cell - 16), Image.NEAREST
+        )
+        sheet.paste(digit, (x + 8, y + 8))
+        draw.text((x + 4, y + cell - 6), str(row["image"])[-18:], fill=0)
+        for j, name in enumerate(engines_here):
+            draw.text((x + 4, y + cell + 6 + 12 * j), f"{name[:14]}: {row['labels'][name]}", fill=0)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def format_report(report: dict) -> str:

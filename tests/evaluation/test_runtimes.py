@@ -112,3 +112,41 @@ def test_onnx_runtime_joins_on_the_converted_model_where_the_peer_tools_are(mnis
     pairs = {tuple(row["pair"]): row for row in report["pairs"]}
     row = pairs[("litert-reference", "onnxruntime")]
     assert row["top1_agreement"] >= 0.99 and row["difference_unit"] == "output steps"
+
+
+def disagreeing_engines(predictor):
+    """Two interpreters that label every image with an even index differently."""
+    calls = {"one": 0, "other": 0}
+
+    def engine(name, flip):
+        def run(x):
+            k = calls[name]
+            calls[name] += 1
+            return np.array([9, 0], np.int8) if (flip and k % 2 == 0) else np.array([0, 9], np.int8)
+
+        return runtimes.Engine(name, "1", run)
+
+    return [engine("one", False), engine("other", True)]
+
+
+def test_the_report_names_each_disagreement_with_every_interpreters_label(monkeypatch, mnist):
+    monkeypatch.setattr(runtimes, "engines", disagreeing_engines)
+    report = runtimes.across_runtimes(INT8, mnist.x_test[:6])
+    assert [d["index"] for d in report["disagreements"]] == [0, 2, 4]
+    assert report["disagreements"][0]["labels"] == {"one": 1, "other": 0}
+
+
+def test_report_dir_writes_the_json_and_a_gallery_of_the_disagreements(
+    runner, tmp_path, mnist_dir, monkeypatch
+):
+    monkeypatch.setattr(runtimes, "engines", disagreeing_engines)
+    args = ["eval", "--across-runtimes", "--model", str(INT8), "--data-dir", str(mnist_dir)]
+    result = runner.invoke(main, args + ["--test-images", "100", "--report", str(tmp_path / "r")])
+    assert result.exit_code == 3 and "wrote" in result.stdout
+    assert len(json.loads((tmp_path / "r" / "runtimes.json").read_text())["disagreements"]) == 50
+    assert (tmp_path / "r" / "runtimes.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_no_gallery_when_every_interpreter_agrees(mnist):
+    report = {"engines": [{"name": "a"}], "disagreements": []}
+    assert runtimes.disagreement_gallery(mnist.x_test[:3], report) is None
