@@ -63,60 +63,43 @@ def runner():
     return CliRunner()
 
 
-@pytest.fixture(scope="session")
-def full_model(tmp_path_factory, mnist):
-    """The default model trained exactly as `mnist-edge train` does (5 epochs)."""
+def trained(tmp_path_factory, mnist, name: str, **config) -> dict:
+    """Trains a model as `mnist-edge train` does (a TrainConfig of ``config``); its metadata."""
     from helpers import require_extra  # here, after pytest has loaded the skipguard plugin
 
     require_extra("tensorflow", "train")
     from mnist_edge.training import train
     from mnist_edge.training.config import TrainConfig
 
-    out = tmp_path_factory.mktemp("full_model")
-    meta = train.train(mnist, out, TrainConfig(seed=0))
+    return train.train(mnist, tmp_path_factory.mktemp(name), TrainConfig(seed=0, **config))
+
+
+@pytest.fixture(scope="session")
+def full_model(tmp_path_factory, mnist):
+    """The default model trained exactly as `mnist-edge train` does (5 epochs)."""
+    meta = trained(tmp_path_factory, mnist, "full_model")
     return Path(meta["model"]), meta
 
 
 @pytest.fixture(scope="session")
 def small_model(tmp_path_factory, mnist):
     """A quick model (1 epoch on 3000 images) for tests that need any model."""
-    from helpers import require_extra
-
-    require_extra("tensorflow", "train")
-    from mnist_edge.training import train
-    from mnist_edge.training.config import TrainConfig
-
-    out = tmp_path_factory.mktemp("small_model")
-    meta = train.train(mnist, out, TrainConfig(epochs=1, seed=0, train_limit=3000))
-    return Path(meta["model"])
+    return Path(trained(tmp_path_factory, mnist, "small_model", epochs=1, train_limit=3000)["model"])
 
 
 @pytest.fixture(scope="session")
 def tiny_cnn(tmp_path_factory, mnist):
     """The microcontroller CNN (``--arch tiny``: batch norm, training-only augmentation), 2 quick epochs."""
-    from helpers import require_extra
-
-    require_extra("tensorflow", "train")
-    from mnist_edge.training import train
-    from mnist_edge.training.config import TrainConfig
-
-    out = tmp_path_factory.mktemp("tiny_cnn")
-    meta = train.train(mnist, out, TrainConfig(arch="tiny", epochs=2, seed=0, train_limit=12000))
+    meta = trained(tmp_path_factory, mnist, "tiny_cnn", arch="tiny", epochs=2, train_limit=12000)
     return Path(meta["model"])
 
 
 @pytest.fixture(scope="session")
 def small_cnn(tmp_path_factory, mnist):
     """The small CNN (``--arch cnn``), 2 quick epochs: the CNN every export recipe is checked on."""
-    from helpers import require_extra
-
-    require_extra("tensorflow", "train")
-    from mnist_edge.training import train
-    from mnist_edge.training.config import TrainConfig
-
-    out = tmp_path_factory.mktemp("small_cnn")
-    meta = train.train(mnist, out, TrainConfig(arch="cnn", epochs=2, seed=0, train_limit=12000))
-    return Path(meta["model"])
+    return Path(
+        trained(tmp_path_factory, mnist, "small_cnn", arch="cnn", epochs=2, train_limit=12000)["model"]
+    )
 
 
 @pytest.fixture(scope="session")
