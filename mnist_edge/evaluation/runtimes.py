@@ -22,15 +22,21 @@ Interpreters (each where installed; the device side's imports only, no TensorFlo
 * ``onnxruntime``: ONNX Runtime on the model converted by tf2onnx
   (``from_tflite``: int8 becomes QuantizeLinear/DequantizeLinear around
   float ops), where the peers benchmark's tools are installed (the dev
-  extra). tf2onnx imports TensorFlow: this engine is the one exception to
-  the device side's rule, taken only where both are installed.
+  extra). tf2onnx imports TensorFlow, so it converts in a subprocess: this
+  process never imports it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import io
 import itertools
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -92,23 +98,41 @@ def _tflm_engine(predictor: Predictor) -> Optional[Engine]:
 
 
 def _onnx_engine(predictor: Predictor) -> Optional[Engine]:
-    try:
-        import onnxruntime
-        import tf2onnx
-    except Exception:  # the peer tools are not installed here
-        return None
-    try:
-        with backends.quiet_native_stderr():
-            model, _ = tf2onnx.convert.from_tflite(str(predictor.model_path))
-        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    except Exception:  # an op tf2onnx or ONNX Runtime cannot take: not comparable there
-        return None
+    if importlib.util.find_spec("tf2onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        return None  # the peer tools are not installed here
+    import onnxruntime
+
+    # tf2onnx imports TensorFlow: it converts in a process of its own, so this
+    # one stays on the device side's numpy + Pillow + interpreters.
+    with tempfile.TemporaryDirectory(prefix="mnist-edge-onnx-") as tmp:
+        onnx_path = Path(tmp) / "model.onnx"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tf2onnx.convert",
+                "--tflite",
+                str(predictor.model_path),
+                "--output",
+                str(onnx_path),
+            ],
+            capture_output=True,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        )
+        if done.returncode != 0 or not onnx_path.is_file():
+            return None  # an op tf2onnx cannot take: not comparable there
+        try:
+            session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        except Exception:  # an op ONNX Runtime cannot run
+            return None
     name = session.get_inputs()[0].name
 
     def run(x: np.ndarray) -> np.ndarray:
         return np.asarray(session.run(None, {name: x})[0])[0].copy()
 
-    return Engine("onnxruntime", f"{onnxruntime.__version__} (tf2onnx {tf2onnx.__version__})", run)
+    return Engine(
+        "onnxruntime", f"{onnxruntime.__version__} (tf2onnx {backends.dist_version('tf2onnx')})", run
+    )
 
 
 def engines(predictor: Predictor) -> List[Engine]:

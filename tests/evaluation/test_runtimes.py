@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import FIXTURES, require_extra
+from helpers import FIXTURES, heavy, modules_after, require_extra
 
 from mnist_edge.cli import main
 from mnist_edge.evaluation import runtimes
@@ -112,6 +112,16 @@ def test_onnx_runtime_joins_on_the_converted_model_where_the_peer_tools_are(mnis
     pairs = {tuple(row["pair"]): row for row in report["pairs"]}
     row = pairs[("litert-reference", "onnxruntime")]
     assert row["top1_agreement"] >= 0.99 and row["difference_unit"] == "output steps"
+
+
+def test_the_onnx_engine_keeps_tensorflow_out_of_the_process():
+    require_extra("tf2onnx", "dev")
+    code = (
+        "from mnist_edge.evaluation import runtimes\n"
+        "from mnist_edge.runtime import Predictor\n"
+        f"assert 'onnxruntime' in [e.name for e in runtimes.engines(Predictor({str(INT8)!r}))]"
+    )
+    assert heavy(modules_after(code)) == []
 
 
 def disagreeing_engines(predictor):
