@@ -33,7 +33,7 @@ from mnist_edge.evaluation import evaluate, parity
 from mnist_edge.export.artifacts import build_sidecar
 from mnist_edge.export.convert import compact_tensor_names, frozen_forward, representative_images
 from mnist_edge.export.pipeline import DEFAULT_GATE, gate, write_artifacts
-from mnist_edge.export.recipes import convert_recipe
+from mnist_edge.export.recipes import RECIPE_FACTS, convert_recipe
 from mnist_edge.runtime import Predictor
 from mnist_edge.training import keras_model
 
@@ -160,8 +160,7 @@ def train_qat(
             raise GateError(f"{name}: the int8 file disagrees with its QAT model: {failures[0]}")
         recipe = {
             "name": "int8",
-            "weights": "int8",
-            "activations": "int8",
+            **RECIPE_FACTS["int8"],
             "tool": "tensorflow-model-optimization QAT (tf-keras)",
             "qat_epochs": epochs,
         }
