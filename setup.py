@@ -70,6 +70,9 @@ setup(
             "tflite-runtime==2.14.0; platform_machine=='armv7l'",
             "numpy<2; platform_machine=='armv7l'",
         ],
+        # search: Ray Tune drives the trials (here or on a Ray cluster), Optuna's TPE picks them;
+        # tflite-micro measures each trial's arena. With the train extra: [train,search].
+        "search": ["ray[tune]>=2.9", "optuna>=3.4", "tflite-micro"],
         # the microcontroller check (export --micro): TFLM's kernels compiled for the host
         "micro": ["tflite-micro"],
         # serve: a small ASGI service (no TensorFlow)

@@ -49,6 +49,13 @@ DEFAULT_BATCH_SIZE = 32  # Keras's default, as the tutorial uses it
 LEARNING_RATE = 0.001  # Adam's default, as in the tutorial
 DEFAULT_MODELS_DIR = Path("models")  # where train writes and export reads by default
 
+# -- search (mnist_edge.search) ------------------------------------------------------------
+SEARCH_TRIALS = 16  # members trained by default
+SEARCH_BATCH_SIZE = 64  # examples per step in a trial (twice train's: trials are many)
+SEARCH_LEARNING_RATE = 0.003  # Adam's peak rate in a trial, cosine-decayed over its epochs
+SEARCH_LATENCY_RUNS = 500  # one-image calls timed per trial model (after a warm-up)
+SEARCH_CALIBRATION_SAMPLES = 300  # class-balanced training images calibrating each trial's int8
+
 
 CACHE_ENV = "MNIST_EDGE_CACHE"
 

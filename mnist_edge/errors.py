@@ -85,6 +85,18 @@ class GateError(MnistEdgeError):
     exit_code = EXIT_GATE
 
 
+class RayClusterError(MnistEdgeError):
+    """No Ray cluster answers at the address ``search --ray-address`` was given."""
+
+
+class SearchInterrupted(MnistEdgeError):
+    """Ctrl-C or SIGTERM stopped a search after Ray Tune saved its state (``search --resume`` goes on)."""
+
+    def __init__(self, message: str, terminated: bool):
+        super().__init__(message)
+        self.exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
 class PartialFailure(MnistEdgeError):
     """Some inputs failed; the others were processed and reported."""
 
@@ -106,6 +118,18 @@ def require_tensorflow(command: str) -> None:
         raise MissingExtraError(
             f"{command} needs TensorFlow, which is not installed here; "
             'install the train extra: pip install "mnist-edge[train]"'
+        )
+
+
+def require_search_extra() -> None:
+    """Raises :class:`MissingExtraError` when Ray Tune or Optuna (the ``search`` extra) is missing."""
+    import importlib.util
+
+    missing = [name for name in ("ray", "optuna") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtraError(
+            f"mnist-edge search needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+            'not installed here; install the search extra: pip install "mnist-edge[train,search]"'
         )
 
 

@@ -58,6 +58,9 @@ for d in ("tensorflow-cpu", "tensorflow"):
   "$1/bin/python" -m pip install -q --no-deps "tf-keras~=${tf_version%.*}.0" "tensorflow-model-optimization>=0.8" >&2
 }
 
+# Every extra: what the scripts' .venv holds (one list, so their install stamps agree).
+ALL_EXTRAS="train,qat,search,runtime,serve,watch,micro,dev"
+
 setup_venv() {  # setup_venv EXTRAS
   local extras="$1" stamp
   need_venv

@@ -7,7 +7,7 @@
 # Outputs go to models/ and out/. Afterwards: source .venv/bin/activate
 # Data: $MNIST_EDGE_DATA, ../shared/data/mnist, or a Keras download.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-setup_venv "train,qat,runtime,serve,watch,micro,dev"
+setup_venv "$ALL_EXTRAS"
 ME=".venv/bin/mnist-edge"
 set -x
 $ME train --out models

@@ -13,7 +13,7 @@
 #
 # Usage: ./scripts/fuzz.sh [TARGET...]    (FUZZ_SECONDS, FUZZ_SEED, FUZZ_OUT)
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-setup_venv "train,qat,runtime,serve,watch,micro,dev"
+setup_venv "$ALL_EXTRAS"
 SECONDS_EACH="${FUZZ_SECONDS:-25}"
 SEED="${FUZZ_SEED:-$(date +%s)}"
 OUT="${FUZZ_OUT:-$ROOT/ci-artifacts/fuzz}"

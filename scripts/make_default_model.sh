@@ -16,7 +16,7 @@
 # Usage: ./scripts/make_default_model.sh   (needs the train extra and Fashion-MNIST:
 #        apt-get install dataset-fashion-mnist)
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-setup_venv "train,qat,runtime,serve,watch,micro,dev"
+setup_venv "$ALL_EXTRAS"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 .venv/bin/mnist-edge train --arch cnn-m --augment 3 --outliers 60000 --epochs 12 --batch-size 128 \

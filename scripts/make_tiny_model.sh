@@ -9,7 +9,7 @@
 # Takes about 30 minutes on 2 cores.
 # Usage: ./scripts/make_tiny_model.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-setup_venv "train,qat,runtime,serve,watch,micro,dev"
+setup_venv "$ALL_EXTRAS"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 .venv/bin/mnist-edge train --arch tiny --epochs 30 --batch-size 64 --seed 0 --out "$work"

@@ -7,7 +7,7 @@
 # (tests/skipguard.py).
 # Usage: ./scripts/test.sh [pytest args...]
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
-setup_venv "train,qat,runtime,serve,watch,micro,dev"
+setup_venv "$ALL_EXTRAS"
 mapfile -t missing < <(missing_system_packages)
 install_system_packages "${missing[@]}"
 exec .venv/bin/python -m pytest "$@"

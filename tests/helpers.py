@@ -17,7 +17,7 @@ FIXTURES = TESTS / "fixtures"  # tiny committed .tflite models and inputs: devic
 FUZZ = TESTS / "fuzz"
 FUZZ_IMAGES = FUZZ / "regressions" / "image"
 
-HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch")
+HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch", "ray", "optuna")
 
 
 def require_extra(module: str, extra: str):

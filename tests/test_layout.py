@@ -10,7 +10,7 @@ import mnist_edge
 # The package as imported: the source tree here, the installed copy in CI's runtime-only venv.
 PACKAGE = Path(mnist_edge.__file__).resolve().parent
 DEVICE_SIDE = ("runtime", "preprocess", "serve", "watch", "evaluation", "bench", "data", "cli")
-BUILD_SIDE = ("training", "export", "synthesis")
+BUILD_SIDE = ("training", "export", "synthesis", "search")
 
 
 def module_name(path: Path) -> str:

@@ -85,6 +85,7 @@ def _register():
         export_cmd,
         micro_cmd,
         predict_cmd,
+        search_cmd,
         serve_cmd,
         train_cmd,
         watch_cmd,
@@ -92,10 +93,12 @@ def _register():
 
     modules = (
         train_cmd,
+        search_cmd,
         eval_cmd,
         export_cmd,
         bench_cmd,
         predict_cmd,
+        search_cmd,
         serve_cmd,
         watch_cmd,
         data_cmd,

@@ -114,6 +114,28 @@ def arena_bytes(interpreter) -> int:
     return int(match.group(1))
 
 
+def measure_arena(content: bytes, first_input: np.ndarray, where: str) -> int:
+    """The tensor arena TFLM needs for a model (any input type it runs), from one recorded invoke.
+
+    Args:
+        content: the model bytes.
+        first_input: one input batch, already in the model's input type and scale.
+        where: names the model in an error.
+
+    Raises:
+        MicroError: TFLM cannot load or run it.
+    """
+    interpreter = _interpreter(content, ARENA_LIMIT, where)
+    try:
+        interpreter.set_input(first_input, 0)
+        with _captured_stderr() as log:
+            interpreter.invoke()
+    except (RuntimeError, ValueError) as exc:
+        reason = _first_problem(log["text"]) or str(exc).splitlines()[0][:160]
+        raise MicroError(f"{where}: TensorFlow Lite Micro cannot run this model ({reason})") from None
+    return arena_bytes(interpreter)
+
+
 def _labels(interpreter, inputs: np.ndarray) -> np.ndarray:
     out = np.empty(len(inputs), np.int64)
     for k in range(len(inputs)):

@@ -82,7 +82,7 @@ def read_user_images(folder: os.PathLike, config: FineTuneConfig) -> UserImages:
         DataError: no labelled images, too few, or a class with too few to split.
     """
     forms = labelled_forms(folder, LABELS)
-    _check_counts(folder, forms.y.tolist())
+    check_counts(folder, forms.y.tolist())
     rng = np.random.default_rng(config.seed)
     x, y, paths, skipped = forms.x, forms.y, forms.paths, forms.skipped
     held = np.zeros(len(y), bool)
@@ -92,16 +92,21 @@ def read_user_images(folder: os.PathLike, config: FineTuneConfig) -> UserImages:
     return UserImages(x[~held], y[~held], x[held], y[held], [p for p, h in zip(paths, held) if h], skipped)
 
 
-def _check_counts(folder, labels: List[int]) -> None:
+def check_counts(folder, labels: List[int], purpose: str = "fine-tuning") -> None:
+    """Enough labelled images, and at least two of every class given (one to use, one to check).
+
+    Raises:
+        DataError: too few images, or a class with only one.
+    """
     if len(labels) < MIN_IMAGES:
         raise DataError(
-            f"{folder}: {len(labels)} readable labelled images; fine-tuning needs at least {MIN_IMAGES}"
+            f"{folder}: {len(labels)} readable labelled images; {purpose} needs at least {MIN_IMAGES}"
         )
     counts = np.bincount(labels, minlength=10)
     few = [str(c) for c in range(10) if 0 < counts[c] < MIN_PER_CLASS]
     if few:
         raise DataError(
-            f"{folder}: class {', '.join(few)} has only one image; fine-tuning needs at least "
+            f"{folder}: class {', '.join(few)} has only one image; {purpose} needs at least "
             f"{MIN_PER_CLASS} of each class it is given (one to train on, one to check)"
         )
 
