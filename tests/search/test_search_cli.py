@@ -64,14 +64,33 @@ def record(tmp_path):
     return json.loads((tmp_path / "out" / "search.json").read_text())
 
 
-def test_a_two_trial_search_exports_the_best_feasible_model_with_its_record(tmp_path, mnist_dir):
-    result = run(search_args(tmp_path, mnist_dir, "--trials", "2", "--max-kb", "64", "--seed", "3"))
+def digit_images(folder, mnist, n=20):
+    """``n`` MNIST test digits as PNG files named ``<k>_<label>.png`` (how eval --images reads labels)."""
+    from PIL import Image
+
+    import numpy as np
+
+    folder.mkdir()
+    for k in range(n):  # n / 10 of every class
+        index = int(np.flatnonzero(mnist.y_test == k % 10)[k // 10])
+        Image.fromarray(mnist.x_test[index]).save(folder / f"{index}_{k % 10}.png")
+    return folder
+
+
+def test_a_two_trial_search_exports_the_best_feasible_model_with_its_record(tmp_path, mnist_dir, mnist):
+    images = digit_images(tmp_path / "images", mnist)
+    result = run(
+        search_args(
+            tmp_path, mnist_dir, "--trials", "2", "--max-kb", "64", "--seed", "3", "--images", str(images)
+        )
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     doc = record(tmp_path)
     assert len(doc["trials"]) == 2 and doc["space"]["width"] == [4, 8] and doc["config"]["seed"] == 3
     assert doc["config"]["budget"]["max_kb"] == 64 and doc["ray"]["address"] == "local"
     best = next(t for t in doc["trials"] if t["trial"] == doc["best"])
     assert best["feasible"] and best["size_kb"] <= 64 and best["arena_kb"] > 0 and best["p50_us"] > 0
+    assert doc["data"]["images"] == 20 and 0.5 <= best["images_accuracy"] <= 1.0
     model = tmp_path / "out" / "mnist_search_int8.tflite"
     sidecar = json.loads(model.with_suffix(".json").read_text())
     assert sidecar["recipe"]["chosen_by"]["trial"] == doc["best"]
