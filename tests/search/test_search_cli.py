@@ -1,5 +1,6 @@
-"""`mnist-edge search` end to end with real Ray: a quick search, an impossible budget, SIGTERM and
---resume, and a real Ray cluster on loopback (`ray start --head`), each in its own process as a user runs it.
+"""`mnist-edge search` end to end with real Ray: a quick search on a real Ray cluster on loopback
+(`ray start --head`), an impossible budget, SIGTERM and --resume (Ray started by the search), each in
+its own process as a user runs it.
 
 Small on purpose: a two-value space, 2,000-3,000 training digits, 2-3 epochs.
 """
@@ -64,11 +65,52 @@ def record(tmp_path):
     return json.loads((tmp_path / "out" / "search.json").read_text())
 
 
+@pytest.fixture
+def ray_cluster(tmp_path):
+    """A real Ray cluster on loopback, started as a user would, torn down by killing its process group."""
+    port = free_port()
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    proc = subprocess.Popen(
+        [
+            ray,
+            "start",
+            "--head",
+            "--block",
+            "--port",
+            str(port),
+            "--node-ip-address",
+            "127.0.0.1",
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+            "--disable-usage-stats",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    import socket
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("ray start --head did not come up in 60 s")
+    yield f"127.0.0.1:{port}"
+    os.killpg(proc.pid, signal.SIGKILL)  # never `ray stop`: it would stop every Ray on the machine
+    proc.wait(timeout=30)
+
+
 def digit_images(folder, mnist, n=20):
     """``n`` MNIST test digits as PNG files named ``<k>_<label>.png`` (how eval --images reads labels)."""
-    from PIL import Image
-
     import numpy as np
+    from PIL import Image
 
     folder.mkdir()
     for k in range(n):  # n / 10 of every class
@@ -77,17 +119,32 @@ def digit_images(folder, mnist, n=20):
     return folder
 
 
-def test_a_two_trial_search_exports_the_best_feasible_model_with_its_record(tmp_path, mnist_dir, mnist):
+def test_a_two_trial_search_on_a_ray_cluster_exports_the_best_feasible_model_with_its_record(
+    tmp_path, mnist_dir, mnist, ray_cluster
+):
     images = digit_images(tmp_path / "images", mnist)
-    result = run(
-        search_args(
-            tmp_path, mnist_dir, "--trials", "2", "--max-kb", "64", "--seed", "3", "--images", str(images)
-        )
-    )
+    args = [
+        "--trials",
+        "2",
+        "--max-kb",
+        "64",
+        "--seed",
+        "3",
+        "--images",
+        str(images),
+        "--ray-address",
+        ray_cluster,
+    ]
+    result = run(search_args(tmp_path, mnist_dir, *args))
     assert result.returncode == 0, result.stderr[-2000:]
     doc = record(tmp_path)
     assert len(doc["trials"]) == 2 and doc["space"]["width"] == [4, 8] and doc["config"]["seed"] == 3
-    assert doc["config"]["budget"]["max_kb"] == 64 and doc["ray"]["address"] == "local"
+    assert doc["config"]["budget"]["max_kb"] == 64
+    assert (
+        doc["ray"]["address"] == ray_cluster
+        and doc["ray"]["cpus"] == 2
+        and f"at {ray_cluster}" in result.stderr
+    )
     best = next(t for t in doc["trials"] if t["trial"] == doc["best"])
     assert best["feasible"] and best["size_kb"] <= 64 and best["arena_kb"] > 0 and best["p50_us"] > 0
     assert doc["data"]["images"] == 20 and 0.5 <= best["images_accuracy"] <= 1.0
@@ -112,6 +169,7 @@ def test_a_budget_nothing_meets_exits_3_with_the_closest_trials_untrained(tmp_pa
     )
     doc = record(tmp_path)
     assert doc["best"] is None and {t["status"] for t in doc["trials"]} == {"over budget"}
+    assert doc["ray"]["address"] == "local"  # Ray started here, not any cluster the machine runs
     assert all(t["epochs_done"] == 0 for t in doc["trials"])  # stopped before training
     assert not (tmp_path / "out" / "mnist_search_int8.tflite").exists()
 
@@ -181,53 +239,3 @@ def test_a_ray_address_nothing_answers_is_one_line(tmp_path, mnist_dir):
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()
     assert len(last) == 1 and last[0].startswith(f"Error: no Ray cluster answers at 127.0.0.1:{port}")
-
-
-@pytest.fixture
-def ray_cluster(tmp_path):
-    """A real Ray cluster on loopback, started as a user would, torn down by killing its process group."""
-    port = free_port()
-    ray = os.path.join(os.path.dirname(sys.executable), "ray")
-    proc = subprocess.Popen(
-        [
-            ray,
-            "start",
-            "--head",
-            "--block",
-            "--port",
-            str(port),
-            "--node-ip-address",
-            "127.0.0.1",
-            "--num-cpus",
-            "2",
-            "--include-dashboard",
-            "false",
-            "--disable-usage-stats",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    import socket
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("ray start --head did not come up in 60 s")
-    yield f"127.0.0.1:{port}"
-    os.killpg(proc.pid, signal.SIGKILL)  # never `ray stop`: it would stop every Ray on the machine
-    proc.wait(timeout=30)
-
-
-def test_trials_run_on_an_existing_ray_cluster(tmp_path, mnist_dir, ray_cluster):
-    result = run(search_args(tmp_path, mnist_dir, "--trials", "2", "--ray-address", ray_cluster))
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert f"at {ray_cluster}" in result.stderr
-    doc = record(tmp_path)
-    assert doc["ray"]["address"] == ray_cluster and doc["ray"]["cpus"] == 2 and len(doc["trials"]) == 2
