@@ -12,6 +12,33 @@ from mnist_edge.cli.common import DATA_DIR_OPTION, JSON_OPTION, QUIET_OPTION, ec
 _KB = click.FloatRange(0.1, 1e7)
 
 
+# What a resumed search keeps from its record (only where it runs may change).
+RECORDED = (
+    "max_kb",
+    "max_us",
+    "max_arena_kb",
+    "images_dir",
+    "trials",
+    "space_file",
+    "seed",
+    "train_limit",
+    "validation",
+    "cpus_per_trial",
+)
+
+
+def _check_resume_options(resume: bool) -> None:
+    ctx = click.get_current_context()
+    given = [
+        name for name in RECORDED if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if resume and given:
+        options = ", ".join(
+            "--" + name.replace("_dir", "").replace("_file", "").replace("_", "-") for name in given
+        )
+        raise click.UsageError(f"--resume continues the recorded search: {options} cannot change it")
+
+
 @click.command(name="search")
 @click.option("--max-kb", type=_KB, default=None, help="Largest model file (KB): flash.")
 @click.option(
@@ -135,6 +162,7 @@ def command(
     from mnist_edge.search import Budget, SearchConfig, load_record, load_space, search
 
     log = logger(quiet)
+    _check_resume_options(resume)
     if resume:
         config = SearchConfig.from_record(
             load_record(out_dir)["config"],

@@ -239,3 +239,10 @@ def test_a_ray_address_nothing_answers_is_one_line(tmp_path, mnist_dir):
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()
     assert len(last) == 1 and last[0].startswith(f"Error: no Ray cluster answers at 127.0.0.1:{port}")
+
+
+def test_resume_refuses_options_that_would_change_the_recorded_search(tmp_path):
+    args = ["--resume", "--out", str(tmp_path), "--max-kb", "16", "--seed", "2"]
+    result = run([sys.executable, "-m", "mnist_edge", "search", *args])
+    assert result.returncode == 2
+    assert "--resume continues the recorded search: --max-kb, --seed cannot change it" in result.stderr
