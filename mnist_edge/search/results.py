@@ -101,19 +101,13 @@ def choose(rows: List[dict]) -> Optional[dict]:
     return max(feasible, key=lambda r: (r["val_accuracy"], -r["size_kb"], -r["p50_us"])) if feasible else None
 
 
-def pareto(rows: List[dict]) -> List[dict]:
-    """The measured rows no other measured row beats on accuracy, size and latency at once."""
+def pareto(rows: List[dict], costs: tuple = ("size_kb", "p50_us")) -> List[dict]:
+    """The measured rows no other measured row beats: as accurate or more, no costlier in any of ``costs``."""
     measured = [r for r in rows if r["status"] == "measured"]
 
     def beats(a, b):
-        no_worse = (
-            a["val_accuracy"] >= b["val_accuracy"]
-            and a["size_kb"] <= b["size_kb"]
-            and a["p50_us"] <= b["p50_us"]
-        )
-        better = (
-            a["val_accuracy"] > b["val_accuracy"] or a["size_kb"] < b["size_kb"] or a["p50_us"] < b["p50_us"]
-        )
+        no_worse = a["val_accuracy"] >= b["val_accuracy"] and all(a[c] <= b[c] for c in costs)
+        better = a["val_accuracy"] > b["val_accuracy"] or any(a[c] < b[c] for c in costs)
         return no_worse and better
 
     return [r for r in measured if not any(beats(o, r) for o in measured if o is not r)]
@@ -176,7 +170,6 @@ def pareto_figure(rows: List[dict], best: Optional[dict], budget: Budget, path: 
     import matplotlib.pyplot as plt
 
     measured = [r for r in rows if r["status"] == "measured"]
-    front = pareto(rows)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     for ax, key, limit, label in (
         (axes[0], "size_kb", budget.max_kb, "model size, KB"),
@@ -191,7 +184,7 @@ def pareto_figure(rows: List[dict], best: Optional[dict], budget: Budget, path: 
                 s=40,
                 label="feasible" if feasible else "infeasible",
             )
-        line = sorted(front, key=lambda r: r[key])
+        line = sorted(pareto(rows, (key,)), key=lambda r: r[key])
         ax.plot(
             [r[key] for r in line], [100 * r["val_accuracy"] for r in line], "k:", lw=1, label="Pareto front"
         )

@@ -134,6 +134,9 @@ def test_judging_again_uses_the_quiet_latency():
 def test_the_pareto_front_drops_dominated_trials():
     rows = [measured("a", 0.99, 20, 10), measured("dominated", 0.98, 30, 12), measured("b", 0.995, 40, 20)]
     assert [r["trial"] for r in pareto(rows)] == ["a", "b"]
+    rows.append(measured("small but slow", 0.97, 5, 40))
+    assert [r["trial"] for r in pareto(rows)] == ["a", "b", "small but slow"]
+    assert [r["trial"] for r in pareto(rows, ("p50_us",))] == ["a", "b"]  # one cost: the latency panel
 
 
 def test_the_closest_trials_are_the_least_over_budget():
