@@ -64,8 +64,8 @@ def test_overshoot_is_the_fraction_over_each_limit(budget, figures, over):
 
 
 def test_the_preflight_latency_margin_spares_a_member_a_little_slow():
-    assert Budget(max_us=20).overshoot(1, 25.0, None, latency_margin=2.0) == {}
-    assert Budget(max_us=20).overshoot(1, 41.0, None, latency_margin=2.0) == pytest.approx({"latency": 1.05})
+    assert Budget(max_us=20).overshoot(1, 24.0, None, latency_margin=1.25) == {}
+    assert Budget(max_us=20).overshoot(1, 26.0, None, latency_margin=1.25) == pytest.approx({"latency": 0.3})
 
 
 def test_scores_rank_feasible_above_gate_failures_above_over_budget():
