@@ -163,6 +163,10 @@ def command(
 
     log = logger(quiet)
     _check_resume_options(resume)
+    if max_arena_kb is not None:
+        from mnist_edge.evaluation.micro import require_micro
+
+        require_micro("search --max-arena-kb")
     if resume:
         config = SearchConfig.from_record(
             load_record(out_dir)["config"],

@@ -50,6 +50,21 @@ class MicroError(MnistEdgeError):
     """TensorFlow Lite Micro cannot run this model."""
 
 
+def require_micro(command: str) -> None:
+    """Raises :class:`MissingExtraError` when tflite-micro is missing (checked before any work).
+
+    Args:
+        command: what needs it, e.g. ``"search --max-arena-kb"``.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("tflite_micro") is None:
+        raise MissingExtraError(
+            f"{command} needs TensorFlow Lite Micro; install it with: "
+            'pip install "mnist-edge[micro]" (or pip install tflite-micro)'
+        )
+
+
 def _runtime():
     try:
         from tflite_micro.python.tflite_micro import runtime

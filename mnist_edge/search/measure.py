@@ -14,6 +14,7 @@ from typing import List, Optional
 import numpy as np
 
 from mnist_edge import constants, fsutil
+from mnist_edge.errors import MissingExtraError
 from mnist_edge.evaluation import micro, parity
 from mnist_edge.export.auto import single_image_p50_us
 from mnist_edge.export.convert import frozen_forward
@@ -62,7 +63,7 @@ def device_facts(content: bytes, path: Path, sample: np.ndarray) -> DeviceFacts:
     arena, error = None, None
     try:
         arena = micro.measure_arena(content, predictor.prepare(sample[:1]), path.name)
-    except micro.MicroError as exc:
+    except (micro.MicroError, MissingExtraError) as exc:  # no arena: infeasible only under an arena limit
         error = str(exc)
     return DeviceFacts(path, len(content), round(p50, 2), arena, error)
 

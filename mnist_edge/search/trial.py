@@ -21,7 +21,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -61,6 +61,16 @@ def _compile(model, keras, member: Dict, steps_per_epoch: int) -> None:
     )
 
 
+def over_budget_reasons(over: Dict[str, float], facts, when: str = "") -> List[str]:
+    """``over budget[ when]: size, latency`` and, when the arena could not be measured, why."""
+    if not over:
+        return []
+    reasons = [f"over budget{when}: {', '.join(sorted(over))}"]
+    if "arena" in over and facts.arena_bytes is None and facts.arena_error:
+        reasons.append(facts.arena_error)
+    return reasons
+
+
 def _facts_metrics(facts) -> dict:
     return {
         "size_bytes": facts.size_bytes,
@@ -85,7 +95,7 @@ def preflight(model, member: Dict, data: SearchData, work: Path) -> Optional[dic
         "epoch": 0,
         "feasible": False,
         "over_budget": over,
-        "reasons": f"over budget before training: {', '.join(sorted(over))}",
+        "reasons": "; ".join(over_budget_reasons(over, facts, " before training")),
         "score": infeasible_score(over, []),
         **_facts_metrics(facts),
     }
@@ -107,7 +117,7 @@ def measure(model, member: Dict, data: SearchData, keras_val: np.ndarray, work: 
         "stage": "measured",
         "feasible": feasible,
         "over_budget": over,
-        "reasons": "; ".join(failures + ([f"over budget: {', '.join(sorted(over))}"] if over else [])),
+        "reasons": "; ".join(failures + over_budget_reasons(over, facts)),
         "val_accuracy": stats["accuracy"],
         "agreement": stats["agreement"],
         "drop_pp": stats["accuracy_drop_pp"],

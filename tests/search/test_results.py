@@ -165,3 +165,19 @@ def test_the_csv_has_every_trial_and_field(tmp_path):
     read = list(csv.DictReader(path.open()))
     assert [r["trial"] for r in read] == ["a", "b"] and list(read[0]) == FIELDS
     assert read[1]["val_accuracy"] == "" and read[1]["status"] == "stopped early"
+
+
+def test_an_arena_tflm_could_not_measure_says_why_under_an_arena_limit():
+    from types import SimpleNamespace
+
+    from mnist_edge.search.trial import over_budget_reasons
+
+    facts = SimpleNamespace(
+        arena_bytes=None, arena_error="m.tflite: TensorFlow Lite Micro cannot run this model (x)"
+    )
+    over = Budget(max_arena_kb=16).overshoot(1000, None, None)
+    assert over_budget_reasons(over, facts, " before training") == [
+        "over budget before training: arena",
+        "m.tflite: TensorFlow Lite Micro cannot run this model (x)",
+    ]
+    assert over_budget_reasons({}, facts) == []

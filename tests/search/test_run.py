@@ -65,3 +65,14 @@ def test_the_clusters_token_is_sent_when_one_is_at_hand(monkeypatch, tmp_path, e
     import os
 
     assert os.environ.get("RAY_AUTH_MODE") == mode
+
+
+def test_an_arena_limit_without_tflite_micro_is_one_line(monkeypatch):
+    from mnist_edge.evaluation.micro import require_micro
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tflite_micro" else real(name, *a)
+    )
+    with pytest.raises(MissingExtraError, match="search --max-arena-kb needs TensorFlow Lite Micro"):
+        require_micro("search --max-arena-kb")
