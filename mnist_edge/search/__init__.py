@@ -11,7 +11,8 @@ device side never imports it. Modules by concern:
 * :mod:`.measure`: convert, parity gate, size, p50, TFLM arena;
 * :mod:`.trial`: the Ray Tune trainable (preflight, epochs, measurement);
 * :mod:`.results`: verdicts, the best, table, CSV, Pareto plot;
-* :mod:`.run`: the driver (Ray, Tuner, resume, collect, export the winner).
+* :mod:`.cluster`: Ray started here or joined at an address, its token, the graceful stop;
+* :mod:`.run`: the driver (Tuner, resume, collect, export the winner).
 """
 
 from mnist_edge.search.config import Budget, SearchConfig

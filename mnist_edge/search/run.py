@@ -1,8 +1,8 @@
 """The search's driver: Ray, Ray Tune (Optuna's TPE sampling, ASHA stopping), the verdicts, the winner.
 
-Steps, each a function: :func:`connect` (start Ray here, or join a cluster
+Steps, each a function: :func:`~mnist_edge.search.cluster.connect` (start Ray here, or join a cluster
 at ``--ray-address``); :func:`make_tuner` (or :func:`restore_tuner` for
-``--resume``); ``fit`` under :func:`graceful_stop` (Ctrl-C and SIGTERM let
+``--resume``); ``fit`` under :func:`~mnist_edge.search.cluster.graceful_stop` (Ctrl-C and SIGTERM let
 Tune save its state, so the search resumes); :func:`collect` the trials,
 keep each measured model under ``trials/`` and time it again here while
 nothing else runs (a trial's own timing shares the CPUs with other
@@ -15,26 +15,23 @@ Ray is imported inside the functions: it is the ``search`` extra.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib.util
 import json
-import logging
-import os
 import signal
-import socket
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from mnist_edge import __version__, constants, fsutil
 from mnist_edge import data as data_mod
-from mnist_edge.errors import InputError, RayClusterError, SearchInterrupted
+from mnist_edge.errors import InputError, SearchInterrupted
 from mnist_edge.export.auto import single_image_p50_us
 from mnist_edge.export.config import ExportConfig
 from mnist_edge.export.pipeline import export
 from mnist_edge.runtime import Predictor
 from mnist_edge.search import results
+from mnist_edge.search.cluster import connect, graceful_stop, quiet_ray
 from mnist_edge.search.config import SearchConfig
 from mnist_edge.search.data import SearchData, prepare
 from mnist_edge.search.measure import LATENCY_IMAGES
@@ -47,129 +44,6 @@ TRIALS_CSV = "trials.csv"
 PARETO_PNG = "pareto.png"
 MODEL_STEM = "mnist_search"
 ASHA_REDUCTION = 3
-TOKEN_FILE = (
-    Path.home() / ".ray" / "auth_token"
-)  # where `ray start` keeps the cluster's token  # a third of the trials at each rung go on
-
-
-# Ray Tune's own console output (a box per run, TensorBoard hints, snapshot warnings): the
-# search prints its own progress lines.
-QUIET_RAY_ENV = {
-    "RAY_AIR_NEW_OUTPUT": "0",
-    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
-    "RAY_DEDUP_LOGS": "0",
-}
-
-
-def quiet_ray() -> None:
-    """Before Ray is imported: no console output but the search's own, and Optuna's warnings only."""
-    for name, value in QUIET_RAY_ENV.items():
-        os.environ.setdefault(name, value)
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def check_address(address: str, timeout: float = 5.0) -> None:
-    """Fails in one line when nothing listens at ``HOST:PORT`` (Ray's own wait is long and loud).
-
-    Raises:
-        InputError: not ``HOST:PORT``; RayClusterError: nothing answers.
-    """
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise InputError(f"--ray-address {address!r}: expected HOST:PORT, e.g. 192.168.1.10:6379")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
-    except OSError as exc:
-        raise RayClusterError(
-            f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
-            f"`ray start --head --port {port}` on that machine, or leave out --ray-address"
-        ) from None
-
-
-def use_cluster_token() -> None:
-    """Sends the cluster's token when one is at hand (``ray start`` enables token authentication).
-
-    Ray's driver sends none unless ``RAY_AUTH_MODE=token``; the token is read from
-    ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` (copied from the
-    head node on another machine).
-    """
-    has_token = (
-        any(os.environ.get(v) for v in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")) or TOKEN_FILE.exists()
-    )
-    if has_token and "RAY_AUTH_MODE" not in os.environ:
-        os.environ["RAY_AUTH_MODE"] = "token"
-
-
-def _auth_hint(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc
-    text = str(cause).strip().splitlines()[0][:160] if str(cause).strip() else type(cause).__name__
-    if "auth" in type(cause).__name__.lower() or "token" in str(cause).lower():
-        return (
-            f"it asks for its authentication token; copy {TOKEN_FILE} from the head node here "
-            "(or set RAY_AUTH_TOKEN)"
-        )
-    return text
-
-
-@contextlib.contextmanager
-def connect(config: SearchConfig, log: Callable[[str], None]):
-    """Ray for the search's duration: a cluster at ``config.ray_address``, else started here."""
-    if config.ray_address:
-        check_address(config.ray_address)
-        use_cluster_token()
-    import ray
-
-    try:
-        ray.init(
-            # "local": a new instance here, never a `ray start` cluster this machine happens to run
-            address=config.ray_address or "local",
-            num_cpus=None if config.ray_address else os.cpu_count(),
-            include_dashboard=False,
-            log_to_driver=False,  # TensorFlow's start-up chatter in every worker
-            logging_level=logging.WARNING,
-            configure_logging=True,
-        )
-    except (ConnectionError, ray.exceptions.RayError) as exc:
-        raise RayClusterError(
-            f"cannot join the Ray cluster at {config.ray_address}: {_auth_hint(exc)}"
-        ) from None
-    cpus = int(ray.cluster_resources().get("CPU", 0))
-    log(
-        f"ray {ray.__version__}: {len(ray.nodes())} node(s), {cpus} CPUs"
-        + (f" at {config.ray_address}" if config.ray_address else " (started here)")
-    )
-    try:
-        yield {
-            "version": ray.__version__,
-            "address": config.ray_address or "local",
-            "nodes": len(ray.nodes()),
-            "cpus": cpus,
-        }
-    finally:
-        ray.shutdown()
-
-
-@contextlib.contextmanager
-def graceful_stop():
-    """Ctrl-C and SIGTERM ask Tune to stop and save its state (Tune's SIGUSR1); a second one stops at once."""
-    state = {"signal": None}
-
-    def handler(signum, frame):
-        if state["signal"] is not None:
-            raise KeyboardInterrupt
-        state["signal"] = signum
-        os.kill(os.getpid(), signal.SIGUSR1)
-
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # ours, for SIGTERM too
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield state
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _progress(log: Callable[[str], None]):

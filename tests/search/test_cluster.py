@@ -1,15 +1,12 @@
-"""The driver's checks that need no Ray running: the extra, the cluster address, the cluster's token."""
+"""The checks before Ray starts: the extra, the address, the cluster's token, TFLM for an arena limit."""
 
 import importlib.util
 
 import pytest
 
 from mnist_edge.errors import InputError, MissingExtraError, RayClusterError, require_search_extra
-from tests.helpers import free_port, require_extra
-
-require_extra("tensorflow", "train")
-
-from mnist_edge.search import run
+from mnist_edge.search import cluster
+from tests.helpers import free_port
 
 
 @pytest.mark.parametrize(
@@ -31,7 +28,7 @@ def test_a_missing_search_extra_is_one_line_naming_it(monkeypatch, absent, named
 @pytest.mark.parametrize("address", ["6379", "host", "host:port", ":6379"])
 def test_an_address_that_is_not_host_port_is_a_usage_line(address):
     with pytest.raises(InputError, match="expected HOST:PORT"):
-        run.check_address(address)
+        cluster.check_address(address)
 
 
 def test_an_address_nothing_listens_at_names_the_fix():
@@ -39,7 +36,7 @@ def test_an_address_nothing_listens_at_names_the_fix():
     with pytest.raises(
         RayClusterError, match=f"no Ray cluster answers at 127.0.0.1:{port} .*ray start --head --port {port}"
     ):
-        run.check_address(f"127.0.0.1:{port}")
+        cluster.check_address(f"127.0.0.1:{port}")
 
 
 @pytest.mark.parametrize(
@@ -60,8 +57,8 @@ def test_the_clusters_token_is_sent_when_one_is_at_hand(monkeypatch, tmp_path, e
     token = tmp_path / "auth_token"
     if token_file:
         token.write_text("secret")
-    monkeypatch.setattr(run, "TOKEN_FILE", token)
-    run.use_cluster_token()
+    monkeypatch.setattr(cluster, "TOKEN_FILE", token)
+    cluster.use_cluster_token()
     import os
 
     assert os.environ.get("RAY_AUTH_MODE") == mode
