@@ -121,30 +121,30 @@ def require_tensorflow(command: str) -> None:
         )
 
 
-def require_search_extra() -> None:
-    """Raises :class:`MissingExtraError` when Ray Tune or Optuna (the ``search`` extra) is missing."""
+def _require_modules(command: str, modules, extra: str) -> None:
+    """Raises :class:`MissingExtraError` naming the ``modules`` of an extra that are not installed.
+
+    Args:
+        command: what needs them, e.g. ``"mnist-edge serve"``.
+        modules: import names to look for (``find_spec``: nothing is imported).
+        extra: the extras to install, e.g. ``"serve"`` or ``"train,search"`` (the last one is named).
+    """
     import importlib.util
 
-    missing = [name for name in ("ray", "optuna") if importlib.util.find_spec(name) is None]
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
+        names = ", ".join(missing[:-1]) + (" and " if len(missing) > 1 else "") + missing[-1]
         raise MissingExtraError(
-            f"mnist-edge search needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-            'not installed here; install the search extra: pip install "mnist-edge[train,search]"'
+            f"{command} needs {names}, which {'is' if len(missing) == 1 else 'are'} not installed here; "
+            f'install the {extra.split(",")[-1]} extra: pip install "mnist-edge[{extra}]"'
         )
+
+
+def require_search_extra() -> None:
+    """Raises :class:`MissingExtraError` when Ray Tune or Optuna (the ``search`` extra) is missing."""
+    _require_modules("mnist-edge search", ("ray", "optuna"), "train,search")
 
 
 def require_serve_extra() -> None:
     """Raises :class:`MissingExtraError` when the web stack of ``serve`` is missing."""
-    import importlib.util
-
-    missing = [
-        name
-        for name in ("starlette", "uvicorn", "multipart", "prometheus_client")
-        if importlib.util.find_spec(name) is None
-    ]
-    if missing:
-        raise MissingExtraError(
-            f"mnist-edge serve needs {', '.join(missing)}, "
-            f"which {'is' if len(missing) == 1 else 'are'} not installed here; "
-            'install the serve extra: pip install "mnist-edge[serve]"'
-        )
+    _require_modules("mnist-edge serve", ("starlette", "uvicorn", "multipart", "prometheus_client"), "serve")

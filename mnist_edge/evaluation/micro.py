@@ -59,20 +59,21 @@ def require_micro(command: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec("tflite_micro") is None:
-        raise MissingExtraError(
-            f"{command} needs TensorFlow Lite Micro; install it with: "
-            'pip install "mnist-edge[micro]" (or pip install tflite-micro)'
-        )
+        raise _micro_missing(command)
+
+
+def _micro_missing(command: str) -> MissingExtraError:
+    return MissingExtraError(
+        f"{command} needs TensorFlow Lite Micro; install it with: "
+        'pip install "mnist-edge[micro]" (or pip install tflite-micro)'
+    )
 
 
 def _runtime():
     try:
         from tflite_micro.python.tflite_micro import runtime
     except ImportError:
-        raise MissingExtraError(
-            "export --micro needs TensorFlow Lite Micro; install it with: "
-            'pip install "mnist-edge[micro]" (or pip install tflite-micro)'
-        ) from None
+        raise _micro_missing("export --micro") from None
     return runtime
 
 

@@ -35,6 +35,7 @@ class DeviceFacts:
         p50_us: median one-image call on this machine's interpreter, one thread.
         arena_bytes: TFLM's tensor arena, or None when TFLM cannot run the model.
         arena_error: why TFLM could not, if it could not.
+        predictor: the model loaded once (one thread), for the checks that follow.
     """
 
     path: Path
@@ -42,6 +43,7 @@ class DeviceFacts:
     p50_us: float
     arena_bytes: Optional[int]
     arena_error: Optional[str] = None
+    predictor: Optional[Predictor] = None
 
 
 def convert_member(model, recipe: str, calibration: np.ndarray) -> bytes:
@@ -65,12 +67,12 @@ def device_facts(content: bytes, path: Path, sample: np.ndarray) -> DeviceFacts:
         arena = micro.measure_arena(content, predictor.prepare(sample[:1]), path.name)
     except (micro.MicroError, MissingExtraError) as exc:  # no arena: infeasible only under an arena limit
         error = str(exc)
-    return DeviceFacts(path, len(content), round(p50, 2), arena, error)
+    return DeviceFacts(path, len(content), round(p50, 2), arena, error, predictor)
 
 
-def parity_on(path: Path, x: np.ndarray, y: np.ndarray, keras_probs: np.ndarray, recipe: str):
+def parity_on(predictor, x: np.ndarray, y: np.ndarray, keras_probs: np.ndarray, recipe: str):
     """The converted model against Keras on ``x``: ``(stats, gate failure messages)``."""
-    probs = Predictor(path).probabilities(x)
+    probs = predictor.probabilities(x)
     stats = parity.compare(probs, keras_probs, y)
     failures: List[str] = [
         str(f) for f in gate(recipe, stats, constants.DEFAULT_MAX_DROP_PP, constants.DEFAULT_MIN_AGREEMENT)

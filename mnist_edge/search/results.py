@@ -39,6 +39,19 @@ def infeasible_score(over: Dict[str, float], failures: List[str], accuracy: Opti
     return (accuracy or 0.0) - 1.0
 
 
+def reasons_of(
+    gate_failures: List[str], over: Dict[str, float], arena_bytes, arena_error: Optional[str], when: str = ""
+) -> List[str]:
+    """Why a trial cannot be chosen: the parity gate's failures, ``over budget[ when]: size, ...``
+    and, when TFLM could not measure the arena under an arena limit, why."""
+    reasons = list(gate_failures)
+    if over:
+        reasons.append(f"over budget{when}: {', '.join(sorted(over))}")
+        if "arena" in over and arena_bytes is None and arena_error:
+            reasons.append(arena_error)
+    return reasons
+
+
 def status_of(metrics: dict, error: Optional[str], interrupted: bool) -> str:
     """measured, over budget, stopped early (ASHA), unfinished (interrupted) or error."""
     if error:
@@ -72,6 +85,8 @@ def make_row(
         "epochs_done": metrics.get("epoch", 0),
         "seconds": round(seconds, 1),
         "reasons": "; ".join(reasons),
+        "gate_failures": metrics.get("gate_failures") or "",
+        "arena_error": metrics.get("arena_error"),
         "model": None,
         "over_budget": metrics.get("over_budget") or {},
     }
@@ -89,10 +104,10 @@ def judge(row: dict, budget: Budget) -> None:
         return
     arena = None if row["arena_kb"] is None else row["arena_kb"] * 1024
     over = budget.overshoot(round(row["size_kb"] * 1024), row["p50_us"], arena)
-    gate_reasons = [r for r in row["reasons"].split("; ") if r and not r.startswith("over budget")]
+    gate_failures = [f for f in row["gate_failures"].split("; ") if f]
     row["over_budget"] = over
-    row["feasible"] = not over and not gate_reasons
-    row["reasons"] = "; ".join(gate_reasons + ([f"over budget: {', '.join(sorted(over))}"] if over else []))
+    row["feasible"] = not over and not gate_failures
+    row["reasons"] = "; ".join(reasons_of(gate_failures, over, arena, row["arena_error"]))
 
 
 def choose(rows: List[dict]) -> Optional[dict]:

@@ -30,46 +30,23 @@ DEFAULT_SPACE: Dict[str, List] = {
 }
 # Members tried first (where the space holds them), so that 16 trials do not start blind:
 # the shape of `train --arch tiny` (99.1 % at 30 epochs, 15 KB), and two small flatten-head CNNs.
+_SMALL_FLATTEN = {
+    "stages": 2,
+    "convs": 1,
+    "width": 8,
+    "growth": 2.0,
+    "kernel": 3,
+    "pool": "max",
+    "head": "flatten",
+    "dense": 0,
+    "augment": 0.5,
+    "epochs": 6,
+    "recipe": "int8",
+}
 STARTING_POINTS = (
-    {
-        "stages": 2,
-        "convs": 2,
-        "width": 12,
-        "growth": 2.0,
-        "kernel": 3,
-        "pool": "max",
-        "head": "flatten",
-        "dense": 0,
-        "augment": 0.5,
-        "epochs": 10,
-        "recipe": "int8",
-    },
-    {
-        "stages": 3,
-        "convs": 2,
-        "width": 8,
-        "growth": 2.0,
-        "kernel": 3,
-        "pool": "max",
-        "head": "gap",
-        "dense": 0,
-        "augment": 0.5,
-        "epochs": 10,
-        "recipe": "int8",
-    },
-    {
-        "stages": 2,
-        "convs": 1,
-        "width": 8,
-        "growth": 2.0,
-        "kernel": 3,
-        "pool": "max",
-        "head": "flatten",
-        "dense": 0,
-        "augment": 0.5,
-        "epochs": 6,
-        "recipe": "int8",
-    },
+    dict(_SMALL_FLATTEN, convs=2, width=12, epochs=10),
+    dict(_SMALL_FLATTEN, stages=3, convs=2, head="gap", epochs=10),  # the tiny model's shape
+    _SMALL_FLATTEN,
 )
 # What each entry's values must be, so a space file fails on one line, not in a trial.
 _KINDS = {

@@ -21,19 +21,18 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 
 from mnist_edge import constants
 from mnist_edge import data as data_mod
 from mnist_edge.evaluation import macs
-from mnist_edge.runtime import Predictor
 from mnist_edge.search.config import PREFLIGHT_LATENCY_MARGIN
 from mnist_edge.search.data import SearchData
 from mnist_edge.search.family import build_member
 from mnist_edge.search.measure import convert_member, device_facts, parity_on
-from mnist_edge.search.results import infeasible_score
+from mnist_edge.search.results import infeasible_score, reasons_of
 from mnist_edge.training._tf import import_tf
 
 MODEL_FILE = "model.keras"
@@ -61,16 +60,6 @@ def _compile(model, keras, member: Dict, steps_per_epoch: int) -> None:
     )
 
 
-def over_budget_reasons(over: Dict[str, float], facts, when: str = "") -> List[str]:
-    """``over budget[ when]: size, latency`` and, when the arena could not be measured, why."""
-    if not over:
-        return []
-    reasons = [f"over budget{when}: {', '.join(sorted(over))}"]
-    if "arena" in over and facts.arena_bytes is None and facts.arena_error:
-        reasons.append(facts.arena_error)
-    return reasons
-
-
 def _facts_metrics(facts) -> dict:
     return {
         "size_bytes": facts.size_bytes,
@@ -95,7 +84,7 @@ def preflight(model, member: Dict, data: SearchData, work: Path) -> Optional[dic
         "epoch": 0,
         "feasible": False,
         "over_budget": over,
-        "reasons": "; ".join(over_budget_reasons(over, facts, " before training")),
+        "reasons": "; ".join(reasons_of([], over, facts.arena_bytes, facts.arena_error, " before training")),
         "score": infeasible_score(over, []),
         **_facts_metrics(facts),
     }
@@ -106,9 +95,9 @@ def measure(model, member: Dict, data: SearchData, keras_val: np.ndarray, work: 
     facts = device_facts(
         convert_member(model, member["recipe"], data.calibration), work / TFLITE_FILE, data.x_val
     )
-    stats, failures = parity_on(facts.path, data.x_val, data.y_val, keras_val, member["recipe"])
+    predictor = facts.predictor
+    stats, failures = parity_on(predictor, data.x_val, data.y_val, keras_val, member["recipe"])
     over = data.budget.overshoot(facts.size_bytes, facts.p50_us, facts.arena_bytes, PREFLIGHT_LATENCY_MARGIN)
-    predictor = Predictor(facts.path)
     images_accuracy = None
     if data.x_images is not None:
         images_accuracy = float(np.mean(predictor.probabilities(data.x_images).argmax(1) == data.y_images))
@@ -117,7 +106,8 @@ def measure(model, member: Dict, data: SearchData, keras_val: np.ndarray, work: 
         "stage": "measured",
         "feasible": feasible,
         "over_budget": over,
-        "reasons": "; ".join(failures + over_budget_reasons(over, facts)),
+        "gate_failures": "; ".join(failures),
+        "reasons": "; ".join(reasons_of(failures, over, facts.arena_bytes, facts.arena_error)),
         "val_accuracy": stats["accuracy"],
         "agreement": stats["agreement"],
         "drop_pp": stats["accuracy_drop_pp"],

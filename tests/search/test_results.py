@@ -30,6 +30,7 @@ def measured(trial, accuracy, size_kb, p50_us, arena_kb=8.0, reasons=""):
         "size_bytes": round(size_kb * 1024),
         "p50_us": p50_us,
         "arena_bytes": round(arena_kb * 1024),
+        "gate_failures": reasons,
         "reasons": reasons,
         "epoch": 3,
     }
@@ -168,16 +169,12 @@ def test_the_csv_has_every_trial_and_field(tmp_path):
 
 
 def test_an_arena_tflm_could_not_measure_says_why_under_an_arena_limit():
-    from types import SimpleNamespace
+    from mnist_edge.search.results import reasons_of
 
-    from mnist_edge.search.trial import over_budget_reasons
-
-    facts = SimpleNamespace(
-        arena_bytes=None, arena_error="m.tflite: TensorFlow Lite Micro cannot run this model (x)"
-    )
+    error = "m.tflite: TensorFlow Lite Micro cannot run this model (x)"
     over = Budget(max_arena_kb=16).overshoot(1000, None, None)
-    assert over_budget_reasons(over, facts, " before training") == [
+    assert reasons_of([], over, None, error, " before training") == [
         "over budget before training: arena",
         "m.tflite: TensorFlow Lite Micro cannot run this model (x)",
     ]
-    assert over_budget_reasons({}, facts) == []
+    assert reasons_of([], {}, None, error) == []

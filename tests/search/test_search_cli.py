@@ -36,13 +36,13 @@ SPACE = {
 }
 
 
+SEARCH = [sys.executable, "-m", "mnist_edge", "search"]  # as a user runs it, in its own process
+
+
 def search_args(tmp_path, mnist_dir, *extra, space=SPACE, train_limit=3000):
     (tmp_path / "space.json").write_text(json.dumps(space))
     return [
-        sys.executable,
-        "-m",
-        "mnist_edge",
-        "search",
+        *SEARCH,
         "--space",
         str(tmp_path / "space.json"),
         "--train-limit",
@@ -191,10 +191,7 @@ def test_sigterm_leaves_a_search_that_resume_finishes(tmp_path, mnist_dir):
 
     resumed = run(
         [
-            sys.executable,
-            "-m",
-            "mnist_edge",
-            "search",
+            *SEARCH,
             "--resume",
             "--out",
             str(tmp_path / "out"),
@@ -214,10 +211,7 @@ def test_sigterm_leaves_a_search_that_resume_finishes(tmp_path, mnist_dir):
 def test_resume_without_a_search_is_one_line(tmp_path, mnist_dir):
     result = run(
         [
-            sys.executable,
-            "-m",
-            "mnist_edge",
-            "search",
+            *SEARCH,
             "--resume",
             "--out",
             str(tmp_path),
@@ -243,6 +237,6 @@ def test_a_ray_address_nothing_answers_is_one_line(tmp_path, mnist_dir):
 
 def test_resume_refuses_options_that_would_change_the_recorded_search(tmp_path):
     args = ["--resume", "--out", str(tmp_path), "--max-kb", "16", "--seed", "2"]
-    result = run([sys.executable, "-m", "mnist_edge", "search", *args])
+    result = run([*SEARCH, *args])
     assert result.returncode == 2
     assert "--resume continues the recorded search: --max-kb, --seed cannot change it" in result.stderr
