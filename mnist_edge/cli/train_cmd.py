@@ -54,6 +54,14 @@ from mnist_edge.cli.common import (
     "front-end like --augment.",
 )
 @click.option(
+    "--touching",
+    type=click.IntRange(0, 1_000_000),
+    default=0,
+    show_default=True,
+    help="Teach 'not one digit' with this many boxes of two or three touching digits (composed from "
+    "the training digits, found as predict --number finds them), so reading a number parts them.",
+)
+@click.option(
     "--outlier-data",
     type=click.Path(exists=True, path_type=str),
     default=None,
@@ -93,7 +101,7 @@ from mnist_edge.cli.common import (
     metavar="MODEL",
     help="The model to start from: a .keras, an int8 .tflite, or 'default' (the shipped model). "
     "With --images: fine-tune it on your images (default: 'default'). Without: continue training "
-    "it on the set --augment/--styles/--outliers build, at a fifth of the learning rate.",
+    "it on the set --augment/--styles/--outliers/--touching build, at a fifth of the learning rate.",
 )
 @click.option(
     "--qat",
@@ -118,6 +126,7 @@ def command(
     augment_copies,
     outliers,
     styles,
+    touching,
     outlier_data,
     epochs,
     batch_size,
@@ -145,17 +154,20 @@ def command(
     """
     from mnist_edge.errors import require_tensorflow
 
-    if images_dir and (augment_copies or outliers or styles or train_limit or arch != constants.DEFAULT_ARCH):
+    if images_dir and (
+        augment_copies or outliers or styles or touching or train_limit or arch != constants.DEFAULT_ARCH
+    ):
         raise click.UsageError(
-            "--images fine-tunes a model: --arch, --augment, --styles, --outliers, --train-limit do not apply"
+            "--images fine-tunes a model: --arch, --augment, --styles, --outliers, --touching, "
+            "--train-limit do not apply"
         )
     if from_model and arch != constants.DEFAULT_ARCH:
         raise click.UsageError("--from MODEL continues that model: --arch does not apply")
     if qat and (not from_model or not from_model.endswith(".keras")):
         raise click.UsageError("--qat fine-tunes a trained model: give --from MODEL.keras")
-    if qat and (images_dir or augment_copies or outliers or styles or train_limit):
+    if qat and (images_dir or augment_copies or outliers or styles or touching or train_limit):
         raise click.UsageError(
-            "--qat fine-tunes on MNIST: --images, --augment, --styles, --outliers do not apply"
+            "--qat fine-tunes on MNIST: --images, --augment, --styles, --outliers, --touching do not apply"
         )
     require_tensorflow("mnist-edge train")
     from mnist_edge import data as data_mod
@@ -190,6 +202,7 @@ def command(
         outlier_data,
         styles,
         from_model,
+        touching,
     )
     meta = train_mod.train(dataset, out_dir, config, log)
     summary = train_mod.summary(meta)

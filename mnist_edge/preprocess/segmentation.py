@@ -14,11 +14,13 @@ polarity, background, :mod:`.selection`'s mask), then:
 4. **the line height**: the median height of the groups holding most ink;
    a group much lower than that is a dot, a speck, or (wide and at
    mid-height) a dash;
-5. **touching digits**: a group too wide for one digit gets split
-   candidates (cuts at the columns with the least ink, every part count
-   its aspect makes plausible); the reader (:mod:`mnist_edge.runtime.number`)
-   weighs the model's confidence in each reading against how likely digits
-   are to be as wide as its parts (:func:`reading_log_prior`);
+5. **touching digits**: a group's ink can be parted in two (:class:`Ink`:
+   cuts at the columns with the least ink, at its middle, and where thin
+   joins vanish when the strokes are thinned); the reader
+   (:mod:`mnist_edge.runtime.number`) parts the parts again as long as that
+   reads better, weighing the model's confidence in each digit against how
+   likely digits are to be as wide as its parts (:func:`reading_log_prior`)
+   and to touch at all;
 6. each digit goes through the same box fit as a single digit.
 
 numpy and Pillow only.
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -64,12 +66,11 @@ ASPECT_BY_LABEL = (
     (0.8, 0.132),
     (0.7, 0.108),
 )
-DIGIT_ASPECT = 0.8  # the common one: how many digits a group's width suggests
-ASPECT_SCALE = 0.17
-TOUCH_OVERLAP = 0.08  # touching digits overlap by about this much of their height
 TOUCH_RATE = 0.02  # the prior chance that a digit touches the next one
-MAX_PARTS = 8  # a touching group is split into at most this many digits
-MAX_CUTS_TRIED = 3  # cuts tried between two touching digits (the model picks)
+MIN_PARTED_WIDTH = 4  # ink fewer pixels across than this is not two digits
+MAX_CUTS_TRIED = 3  # valley cuts tried between two touching digits (the model picks)
+CUT_REACH = 0.08  # a cut is the least ink within this share of the group's height...
+CUTS_PER_DIGIT = 2.5  # ... and a group gets at most this many cuts per digit-width (its height)
 
 Box = Tuple[int, int, int, int]  # top, bottom, left, right (inclusive), working pixels
 
@@ -97,16 +98,82 @@ class Piece:
         whole: for a digit, the piece read as one digit (None if its box
             fit failed).
         aspect: the piece's width over its height.
-        splits: the piece read as touching digits: a list of readings, each
-            a list of glyphs left to right; computed when called (it costs a
-            box fit per part), as most pieces are one digit.
+        ink: for a digit, its ink, to part it when it holds touching digits.
     """
 
     kind: str
     box: Tuple[int, int, int, int]
     whole: Optional[Glyph] = None
     aspect: float = 0.0
-    splits: Callable[[], List[List[Glyph]]] = list
+    ink: Optional["Ink"] = None
+
+
+@dataclasses.dataclass
+class Ink:
+    """A group's ink and how to read parts of it: what parting touching digits needs.
+
+    Attributes:
+        mask: the group's pixels (working size, bool).
+        norm: the normalised ink the box fit crops from.
+        width: the stroke width (working pixels).
+        scale: working size over the input's.
+    """
+
+    mask: np.ndarray
+    norm: np.ndarray
+    width: float
+    scale: float
+
+    def glyph(self, mask: np.ndarray) -> Optional[Glyph]:
+        """Part of the ink (or all of it) through the single digit's box fit; None if it holds no digit."""
+        return _glyph(mask, self.norm, self.width, self.scale)
+
+    def cut_points(self) -> List[int]:
+        """Columns (offsets in the group's box) where touching digits may be cut apart, and both ends.
+
+        The valleys of the ink's column profile: columns with no more ink
+        than any within :data:`CUT_REACH` of the group's height, the
+        deepest first, that far apart; at most :data:`CUTS_PER_DIGIT` per
+        digit the group's width could hold.
+        """
+        box = mask_box(self.mask)
+        top, bottom, left, right = box
+        wide, tall = right - left + 1, bottom - top + 1
+        ink = self.mask[top : bottom + 1, left : right + 1].sum(axis=0).astype(np.float32)
+        reach = max(1, int(round(CUT_REACH * tall)))
+        valleys = [
+            c for c in range(1, wide) if ink[c] <= ink[max(0, c - reach) : c + reach + 1].min()
+        ]
+        wanted = int(np.ceil(CUTS_PER_DIGIT * wide / tall)) + 1
+        picked: List[int] = []
+        for c in sorted(valleys, key=lambda c: ink[c]):
+            if all(abs(c - p) > reach for p in picked):
+                picked.append(int(c))
+            if len(picked) >= wanted:
+                break
+        return [0] + sorted(picked) + [wide]
+
+    def columns(self, start: int, stop: int) -> np.ndarray:
+        """The group's ink between two columns of its box (offsets), as a mask."""
+        left = mask_box(self.mask)[2]
+        part = np.zeros_like(self.mask)
+        part[:, left + start : left + stop] = self.mask[:, left + start : left + stop]
+        return part
+
+    def joins(self, mask: np.ndarray) -> Optional[List[np.ndarray]]:
+        """This ink parted in two where thin joins vanish (:func:`split_at_joins`), or None."""
+        box = mask_box(mask)
+        if box is None or box[3] - box[2] + 1 < MIN_PARTED_WIDTH:
+            return None
+        return split_at_joins(mask, box, 2, self.width)
+
+
+def mask_box(mask: np.ndarray) -> Optional[Box]:
+    """The bounding box of a mask's pixels (None for an empty mask)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
 
 
 @dataclasses.dataclass
@@ -405,10 +472,9 @@ def _to_input(box: Box, scale: float) -> Tuple[int, int, int, int]:
 
 def _glyph(mask: np.ndarray, norm: np.ndarray, width: float, scale: float) -> Optional[Glyph]:
     """One digit's mask through the single digit's box fit."""
-    ys, xs = np.nonzero(mask)
-    if not len(ys):
+    box = mask_box(mask)
+    if box is None:
         return None
-    box = (int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max()))
     digit = selection.Digit(mask, box, width)
     try:
         crop = boxfit.thicken(boxfit.crop_digit(norm, digit), width)
@@ -443,51 +509,23 @@ def reading_log_prior(aspects: List[float], labels: Optional[List[Optional[int]]
     )
 
 
-def _parts_mean(parts: int) -> float:
-    return parts * DIGIT_ASPECT - (parts - 1) * TOUCH_OVERLAP
-
-
-def part_counts(aspect: float) -> List[int]:
-    """The numbers of digits worth trying for a group of this aspect (within five scales of their mean)."""
-    counts = [
-        p for p in range(1, MAX_PARTS + 1) if abs(aspect - _parts_mean(p)) <= 5 * ASPECT_SCALE * np.sqrt(p)
-    ]
-    return counts or [max(1, min(MAX_PARTS, int(round(aspect / DIGIT_ASPECT))))]
-
-
 def _digit_piece(comps, group, box, norm, width, scale) -> Piece:
-    """A group as one digit, with its splits into touching digits ready to compute."""
+    """A group as one digit, with its ink to part if it holds touching digits."""
     member = np.zeros(comps.count + 1, bool)
     member[group] = True
-    mask = member[comps.labels]
-    aspect = _aspect(box)
-
-    def splits() -> List[List[Glyph]]:
-        readings = []
-        for parts in part_counts(aspect):
-            if parts == 1:
-                continue
-            inside = mask[box[0] : box[1] + 1, box[2] : box[3] + 1]
-            candidates = [_cut(mask, box, cuts) for cuts in cut_choices(inside, parts)]
-            candidates.append(split_at_joins(mask, box, parts, width))
-            for split in candidates:
-                glyphs = [_glyph(part, norm, width, scale) for part in split or []]
-                if glyphs and all(g is not None for g in glyphs):
-                    readings.append(glyphs)
-        return readings
-
-    return Piece("digit", _to_input(box, scale), _glyph(mask, norm, width, scale), aspect, splits)
+    ink = Ink(member[comps.labels], norm, width, scale)
+    return Piece("digit", _to_input(box, scale), ink.glyph(ink.mask), _aspect(box), ink)
 
 
-def best_split_prior(aspect: float) -> float:
-    """The highest :func:`reading_log_prior` any split of a group this wide could reach (-inf: none is tried).
+def best_parted_prior() -> float:
+    """The highest :func:`reading_log_prior` any parting into two or more digits can reach.
 
     A reading's score is this prior plus the model's log-confidences (never
-    above 0), so a whole reading scoring higher needs no split computed.
+    above 0), and every further part adds a density peak (below 2) and a
+    touch (log 0.02), so a whole reading scoring higher needs no parting tried.
     """
     peak = max(-np.log(2 * scale) for _, scale in ASPECT_BY_LABEL)
-    counts = [k for k in part_counts(aspect) if k > 1]
-    return max((k * peak + (k - 1) * float(np.log(TOUCH_RATE)) for k in counts), default=-np.inf)
+    return float(2 * peak + np.log(TOUCH_RATE))
 
 
 def _cut(mask: np.ndarray, box: Box, cuts: List[int]) -> List[np.ndarray]:
@@ -595,6 +633,8 @@ def cut_columns(mask: np.ndarray, parts: int) -> List[int]:
         reach = max(1, int(wide / parts / 3))
         lo, hi = max(1, int(centre - reach)), min(wide - 1, int(centre + reach) + 1)
         columns = np.arange(lo, hi)
+        if not len(columns):
+            continue
         cost = ink[lo:hi] + 0.01 * np.abs(columns - centre)
         cuts.append(int(columns[np.argmin(cost)]))
     return sorted(set(cuts))

@@ -37,7 +37,7 @@ import numpy as np
 from mnist_edge.errors import ImageError, NoDigitError
 from mnist_edge.preprocess import load_gray, pil_to_gray
 from mnist_edge.preprocess.load import open_image_bytes
-from mnist_edge.preprocess.segmentation import Glyph, Piece, best_split_prior, reading_log_prior, segment
+from mnist_edge.preprocess.segmentation import TOUCH_RATE, Glyph, Ink, Piece, best_parted_prior, mask_box, reading_log_prior, segment
 from mnist_edge.runtime.reading import Reader
 
 DOUBT = "?"
@@ -45,6 +45,9 @@ DOUBT = "?"
 # a doubtful whole (two touching digits squeezed into one box) must lose to
 # a confident split, a confident wide digit must not be cut in two.
 CONFIDENCE_WEIGHT = 3.0
+DOUBT_PENALTY = 6.0  # log-probability a "?" digit costs beyond its confidence
+MAX_PART_WIDTH = 1.6  # a run of columns wider than this (of the group's height) is no one digit
+JOINED_WIDTH = 0.7  # a run this wide may be two digits no straight cut parts
 NOT_A_NUMBER = "not a number"
 
 
@@ -120,6 +123,65 @@ class NumberReading:
         return f"{name}: error: {self.error}"
 
 
+class _Parting:
+    """The best reading of one group of ink: one digit, or touching digits cut apart.
+
+    Dynamic programming over the group's cut points (segmentation's
+    :meth:`~mnist_edge.preprocess.segmentation.Ink.cut_points`): every run of
+    columns between two cuts, no wider than :data:`MAX_PART_WIDTH` of the
+    group's height, is read as one digit (or, when wide, as two digits
+    parted where their strokes join), and the best chain of runs from the
+    left end to the right wins, each join costing the touch rate.
+    """
+
+    def __init__(self, reader: "NumberReader", ink: Ink):
+        self.reader, self.ink = reader, ink
+        box = mask_box(ink.mask)
+        self.tall = box[1] - box[0] + 1
+        self.bound = best_parted_prior()
+
+    def best(self, whole: Optional[Glyph]):
+        """(score, digits) of the best reading of the group."""
+        read_whole = self._run(self.ink.mask, whole)
+        if read_whole[0] >= self.bound:  # no parting could score higher
+            return read_whole
+        cuts = self.ink.cut_points()
+        chains = [(0.0, [])] + [(-math.inf, [])] * (len(cuts) - 1)
+        for j in range(1, len(cuts)):
+            for i in range(j - 1, -1, -1):
+                if cuts[j] - cuts[i] > MAX_PART_WIDTH * self.tall:
+                    break
+                if not chains[i][1] and i:
+                    continue
+                if i == 0 and j == len(cuts) - 1:
+                    run = read_whole
+                else:
+                    run = self._run(self.ink.columns(cuts[i], cuts[j]))
+                score = chains[i][0] + run[0] + (math.log(TOUCH_RATE) if i else 0.0)
+                if run[1] and score > chains[j][0]:
+                    chains[j] = (score, chains[i][1] + run[1])
+        return chains[-1] if chains[-1][0] > read_whole[0] else read_whole
+
+    def _run(self, mask: np.ndarray, glyph: Optional[Glyph] = None):
+        """(score, digits) of a run of columns: one digit, or two parted where their strokes join."""
+        best = self._one(mask, glyph)
+        box = mask_box(mask)
+        if best[0] < self.bound and box and (box[3] - box[2] + 1) >= JOINED_WIDTH * self.tall:
+            parts = self.ink.joins(mask)
+            if parts:
+                (a, first), (b, second) = self._one(parts[0]), self._one(parts[1])
+                if first and second and a + b + math.log(TOUCH_RATE) > best[0]:
+                    best = (a + b + math.log(TOUCH_RATE), first + second)
+        return best
+
+    def _one(self, mask: np.ndarray, glyph: Optional[Glyph] = None):
+        glyph = glyph if glyph is not None else self.ink.glyph(mask)
+        if glyph is None:
+            return (-math.inf, [])
+        digit = self.reader._digit(glyph)
+        return (self.reader._score_digit(digit, glyph), [digit])
+
+
 class NumberReader:
     """Reads numbers with one :class:`~mnist_edge.runtime.reading.Reader` (its model and threshold)."""
 
@@ -173,29 +235,17 @@ class NumberReader:
         return self._assemble(path, [digit], lines)
 
     def _best_reading(self, piece: Piece) -> List[DigitReading]:
-        """The piece's reading (one digit, or touching digits) with the highest score.
+        """The piece's reading (one digit, or touching digits parted) with the highest score."""
+        if piece.ink is None:
+            return [self._digit(piece.whole)] if piece.whole is not None else []
+        return _Parting(self, piece.ink).best(piece.whole)[1]
 
-        The splits are computed only when one could beat the whole reading.
-        """
-        best, best_score = [], -math.inf
-        if piece.whole is not None:
-            best = [self._digit(piece.whole)]
-            best_score = self._score(best, [piece.whole])
-        if best_score >= best_split_prior(piece.aspect):
-            return best
-        for glyphs in piece.splits():
-            digits = [self._digit(g) for g in glyphs]
-            score = self._score(digits, glyphs)
-            if score > best_score:
-                best, best_score = digits, score
-        return best
-
-    @staticmethod
-    def _score(digits: List[DigitReading], glyphs: List[Glyph]) -> float:
-        """log P(reading): the model's confidences (weighted) and the digits' widths."""
-        confidence = CONFIDENCE_WEIGHT * sum(math.log(max(d.confidence, 1e-6)) for d in digits)
-        labels = [int(d.top_k[0][0]) if d.top_k and str(d.top_k[0][0]).isdigit() else None for d in digits]
-        return confidence + reading_log_prior([g.box[2] / g.box[3] for g in glyphs], labels)
+    def _score_digit(self, digit: DigitReading, glyph: Glyph) -> float:
+        """log P(this part is this digit): the model's confidence (weighted), its width, a doubt's cost."""
+        label = int(digit.top_k[0][0]) if digit.top_k and str(digit.top_k[0][0]).isdigit() else None
+        score = CONFIDENCE_WEIGHT * math.log(max(digit.confidence, 1e-6))
+        score += reading_log_prior([glyph.box[2] / glyph.box[3]], [label])
+        return score - (DOUBT_PENALTY if digit.label is None else 0.0)
 
     def _digit(self, glyph: Glyph) -> DigitReading:
         reading = self.reader.read_mnist_form("", glyph.form)

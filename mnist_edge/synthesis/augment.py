@@ -10,7 +10,10 @@ contrast, a photo of squared paper) and then passed through
 
 The same is done for things that are not digits (:mod:`mnist_edge.synthesis.outliers`:
 letters, shapes, scribbles, empty pages, garments), which teach the model
-to spread its probability when it sees no digit ("outlier exposure").
+to spread its probability when it sees no digit ("outlier exposure"), and
+for touching digits as a number's reader first sees them (two or three
+digits in one box: :func:`touching_groups`), so that the reader can tell
+one wide digit from digits that need parting.
 
 The work is split into fixed-size chunks, each with its own seed, and spread
 over processes: results depend on the seed, never on the number of workers.
@@ -53,7 +56,7 @@ def _code_digest() -> str:
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(
-        [package / name for name in ("augment.py", "renderings.py", "outliers.py", "synth.py", "glyphs.py")]
+        [package / name for name in ("augment.py", "renderings.py", "outliers.py", "synth.py", "glyphs.py", "numbers.py")]
         + list((package.parent / "preprocess").glob("*.py"))
     ):
         digest.update(ast.dump(ast.parse(path.read_text(encoding="utf-8"))).encode())
@@ -385,4 +388,84 @@ def outlier_images(
             items = garments[picker.integers(len(garments), size=n)] if kind == "garment" else None
             tasks.append((kind, n, next(seeds).generate_state(1)[0], tuple(fonts), items))
     parts = _run_chunks(_outlier_chunk, tasks, workers, log, "outliers")
+    return np.concatenate(parts) if parts else np.zeros((0, 28, 28), np.uint8)
+
+
+# Touching digits as training outliers: mostly pairs, some triples, overlapping
+# by a sixteenth to a fifth of their height (the ink then touches or shares
+# columns; a smaller overlap leaves most pairs apart, which teaches nothing).
+TOUCHING_SIZES = ((2, 0.8), (3, 0.2))
+TOUCHING_GAP = (-0.22, -0.06)
+
+
+def _touching_chunk(args):
+    from mnist_edge.preprocess import pil_to_gray
+    from mnist_edge.preprocess.segmentation import segment
+    from mnist_edge.synthesis import numbers
+
+    digits, count, seed = args
+    rng = np.random.default_rng(seed)
+    layout = numbers.Layout(gap=TOUCHING_GAP, drift=0.03, scale=(0.9, 1.1), slant=(-6.0, 6.0))
+    sizes, shares = zip(*TOUCHING_SIZES)
+    images = []
+    for _ in range(count):
+        size = int(rng.choice(sizes, p=np.asarray(shares) / sum(shares)))
+        picked = digits[rng.integers(len(digits), size=size)]
+        encoded = numbers.render(numbers.compose(picked, rng, layout), rng, str(rng.choice(numbers.STYLES)))
+        try:
+            found = segment(pil_to_gray(_open(encoded)))
+        except ImageError:
+            continue
+        wholes = [p.whole for p in found.pieces if p.kind == "digit"]
+        # Only a group the reader would take for one digit teaches anything;
+        # digits that stayed apart are already parted.
+        if len(wholes) == 1 and wholes[0] is not None:
+            images.append(wholes[0].form)
+    return np.asarray(images, np.uint8).reshape(-1, 28, 28)
+
+
+def _open(encoded: bytes):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(encoded))
+    image.load()
+    return image
+
+
+def touching_groups(
+    digits: np.ndarray,
+    count: int,
+    seed: int,
+    workers: Optional[int] = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> np.ndarray:
+    """Two or three touching digits as one digit-sized box: what a number's reader sees before parting them.
+
+    Each is composed from random ``digits`` (:func:`mnist_edge.synthesis.numbers.compose`,
+    overlapping by :data:`TOUCHING_GAP` of a digit's height), handed over as
+    a clean drawing, a scan or a photo, and found by the number's
+    segmentation; kept when segmentation sees one group, as that group's
+    28x28 form. Trained as non-digits (uniform targets), they teach the model
+    to doubt a box holding two digits, which is what lets
+    :mod:`mnist_edge.runtime.number` prefer parting them.
+
+    Args:
+        digits: ``(n, 28, 28)`` uint8 digits in MNIST form to compose from.
+        count: about how many (compositions segmentation parts are left out).
+        seed: the seed (results depend on it, not on ``workers``).
+        workers: processes.
+        log: progress lines.
+
+    Returns:
+        ``(m, 28, 28)`` uint8.
+    """
+    seeds = np.random.SeedSequence([seed, 5]).spawn(-(-count // CHUNK))
+    picker = np.random.default_rng([seed, 6])
+    tasks = []
+    for i, start in enumerate(range(0, count, CHUNK)):
+        n = min(CHUNK, count - start)
+        # Each task carries just the digits it may draw from.
+        pool = digits[picker.integers(len(digits), size=min(len(digits), 4 * n))]
+        tasks.append((pool, n, seeds[i].generate_state(1)[0]))
+    parts = _run_chunks(_touching_chunk, tasks, workers, log, "touching digits")
     return np.concatenate(parts) if parts else np.zeros((0, 28, 28), np.uint8)

@@ -26,6 +26,8 @@ class TrainConfig:
         outliers: non-digit images for outlier exposure (0: none).
         outlier_data: Fashion-MNIST folder (garments as outliers), or None.
         styles: digits in the forms MNIST lacks (0: none), rendered like the augmented ones.
+        touching: two or three touching digits as one box, taught as non-digits
+            (0: none), so a number's reader can tell them from one wide digit.
         start_from: continue training this model (a ``.keras``, an int8
             ``.tflite``, or "default") instead of starting from random weights.
     """
@@ -40,11 +42,12 @@ class TrainConfig:
     outlier_data: Optional[str] = None
     styles: int = 0
     start_from: Optional[str] = None
+    touching: int = 0
 
     @property
     def robust(self) -> bool:
         """True when training for real-world inputs (augmentation or outliers)."""
-        return self.augment_copies > 0 or self.outliers > 0 or self.styles > 0
+        return self.augment_copies > 0 or self.outliers > 0 or self.styles > 0 or self.touching > 0
 
     @property
     def decaying_rate(self) -> bool:

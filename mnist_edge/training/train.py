@@ -190,6 +190,7 @@ def _metadata(
             "augment_copies": options.augment_copies,
             "outliers": options.outliers,
             "styles": options.styles,
+            "touching": options.touching,
         },
         "continued_from": continued_from,
         "threads": threads,

@@ -1,4 +1,4 @@
-"""What a model trains on: clean digits, augmented digits and outliers; and the held-out calibration.
+"""What a model trains on: clean digits, augmented digits, outliers, touching digits; and the held-out calibration.
 
 :func:`assemble` builds the training set (one-hot targets for digits,
 uniform targets for non-digits, weighted); :func:`split_for_calibration`
@@ -117,7 +117,21 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[
         targets = np.concatenate([targets, np.full((len(ox), 10), 0.1, np.float32)])
         weights = np.concatenate([weights, np.full(len(ox), OUTLIER_WEIGHT, np.float32)])
         counts["outliers"] = int(len(ox))
+    if options.touching:
+        tx = touching(x, options, log)
+        digits_x = np.concatenate([digits_x, tx])
+        targets = np.concatenate([targets, np.full((len(tx), 10), 0.1, np.float32)])
+        weights = np.concatenate([weights, np.full(len(tx), OUTLIER_WEIGHT, np.float32)])
+        counts["touching"] = int(len(tx))
     return TrainingSet(digits_x, targets, weights, counts)
+
+
+def touching(x: np.ndarray, options: TrainConfig, log: Callable[[str], None]) -> np.ndarray:
+    """Touching digits composed from the training digits, as non-digits (augment.touching_groups)."""
+    log(f"augment: {options.touching} groups of touching digits, as a number's reader sees them")
+    key = (_digest(x), options.touching, options.seed)
+    build = lambda: {"x": augment.touching_groups(x, options.touching, options.seed, log=log)}  # noqa: E731
+    return augment.cached("touching", key, build, log)["x"]
 
 
 def calibrate_abstention(model, held_out, options: TrainConfig, log) -> Optional[dict]:

@@ -161,11 +161,38 @@ def test_each_join_between_touching_parts_costs_the_touch_rate():
     assert two - 2 * one == pytest.approx(np.log(seg.TOUCH_RATE))
 
 
-def test_part_counts_follow_the_width():
-    assert 1 in seg.part_counts(0.8)
+def test_a_narrow_reading_is_unlikelier_than_one_digit():
     assert seg.reading_log_prior([0.8]) > seg.reading_log_prior([0.4, 0.4])
-    assert 2 in seg.part_counts(1.5) and 1 not in seg.part_counts(3.0)
-    assert max(seg.part_counts(6.0)) >= 6
+
+
+@pytest.mark.parametrize("aspects", [[0.4, 0.4], [0.9, 0.95], [0.7, 0.8, 0.9], [0.4] * 6], ids=str)
+def test_no_parting_scores_above_the_parted_bound(aspects):
+    for labels in ([None] * len(aspects), [1] * len(aspects), [0] * len(aspects)):
+        assert seg.reading_log_prior(aspects, labels) <= seg.best_parted_prior() + 1e-9
+
+
+def _ink(boxes, shape):
+    mask = mask_of(boxes, shape)
+    return seg.Ink(mask, mask.astype(np.float32), 4.0, 1.0)
+
+
+def test_cut_points_fall_at_the_thin_joins_and_include_both_ends():
+    # three 30-px blobs joined by 4-px bridges: cuts in each bridge
+    ink = _ink([(10, 50, 0, 29), (28, 31, 30, 33), (10, 50, 34, 63), (28, 31, 64, 67), (10, 50, 68, 97)], (60, 98))
+    cuts = ink.cut_points()
+    assert cuts[0] == 0 and cuts[-1] == 98
+    assert any(30 <= c <= 34 for c in cuts) and any(64 <= c <= 68 for c in cuts)
+
+
+def test_cut_points_are_few_for_a_narrow_group():
+    ink = _ink([(0, 40, 0, 29)], (41, 30))  # one solid digit-sized blob, flat profile
+    assert len(ink.cut_points()) <= 2 + int(np.ceil(seg.CUTS_PER_DIGIT * 30 / 41)) + 1
+
+
+def test_columns_keep_only_the_ink_between_two_cuts():
+    ink = _ink([(10, 50, 0, 29), (10, 50, 40, 69)], (60, 70))
+    part = ink.columns(35, 70)
+    assert part[:, 40:70].sum() == ink.mask[:, 40:70].sum() and not part[:, :35].any()
 
 
 @pytest.mark.parametrize(

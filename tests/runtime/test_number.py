@@ -10,7 +10,7 @@ import io
 import numpy as np
 import pytest
 from helpers import number_png
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mnist_edge.runtime import Predictor, default_model_path
 from mnist_edge.runtime.number import NumberReader
@@ -53,6 +53,9 @@ LAYOUTS = [
     # (case, image, number expected)
     ("spaced digits", lambda: write(list("2047")), "2047"),
     ("touching 00", lambda: write(list("300"), gap=-0.06), "300"),
+    ("touching 47", lambda: write(list("47"), gap=-0.08), "47"),
+    ("three touching digits", lambda: write(list("258"), gap=-0.06), "258"),
+    ("a 1 touching a 5", lambda: write(list("15"), gap=-0.06), "15"),
     ("a 1 next to a 7", lambda: write(list("17"), gap=0.08), "17"),
     ("a broken 4", lambda: write(["b4", "2"]), "42"),
     ("a dotted 7", lambda: write(["d7", "3"]), "73"),
@@ -129,3 +132,49 @@ def _png(array) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+class WidthModel:
+    """A stand-in reader: a box whose ink fills its width (two digits squeezed in) is doubted."""
+
+    def read_gray(self, path, gray):
+        raise AssertionError("a group read as one digit")
+
+    def read_mnist_form(self, path, seen):
+        from mnist_edge.runtime.reading import Reading
+
+        wide = (seen > 64).any(axis=0).sum() >= 19
+        label, p = (None, 0.2) if wide else ("0", 0.99)
+        return Reading(path=path, label=label, confidence=p, top_k=[("0", p)], reason="wide" if wide else None)
+
+
+def _rings(lefts, width=150):
+    image = Image.new("L", (width, 70), 255)
+    draw = ImageDraw.Draw(image)
+    for left in lefts:  # rings 40 px wide, 54 high
+        draw.ellipse((left, 8, left + 40, 62), outline=0, width=5)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_doubted_group_is_cut_into_the_digits_read_best():
+    """Dynamic programming over the cut points: three touching rings read as three digits, not one."""
+    reading = NumberReader(WidthModel()).read_bytes(_rings((10, 44, 78)), "rings")  # each overlaps the next
+    assert reading.number == "000", reading.to_json()
+    lefts = [d.box[0] for d in reading.digits]
+    assert lefts == sorted(lefts) and lefts[1] - lefts[0] >= 25
+
+
+def test_a_confident_group_as_wide_as_a_digit_is_left_whole():
+    class Confident(WidthModel):
+        def read_mnist_form(self, path, seen):
+            from mnist_edge.runtime.reading import Reading
+
+            return Reading(path=path, label="8", confidence=0.999, top_k=[("8", 0.999)])
+
+        def read_gray(self, path, gray):  # one digit found: read as predict reads it
+            return self.read_mnist_form(path, None)
+
+    reading = NumberReader(Confident()).read_bytes(_rings((10, 24), 90), "rings")
+    assert reading.number == "8", reading.to_json()

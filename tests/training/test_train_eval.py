@@ -192,6 +192,8 @@ def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch
             "60",
             "--outliers",
             "40",
+            "--touching",
+            "30",
             "--epochs",
             "1",
             "--train-limit",
@@ -210,6 +212,8 @@ def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch
     meta = json.loads((tmp_path / "out" / "mnist_cnn_continued.json").read_text())
     assert meta["continued_from"]["name"] == "mnist_cnn_int8.tflite"
     assert meta["training_set"]["styles"] >= 50  # a few renderings may show no digit
+    assert 0 < meta["training_set"]["touching"] <= 30  # pairs segmentation parts are left out
+    assert meta["hyperparameters"]["touching"] == 30
     assert meta["hyperparameters"]["learning_rate"] == pytest.approx(0.001 / 5)
     assert meta["abstain"]["min_confidence"] > 0
 
@@ -219,6 +223,8 @@ def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch
     [
         (["--from", "default", "--arch", "cnn"], "--arch does not apply"),
         (["--images", "x", "--styles", "5"], "--styles"),
+        (["--images", "x", "--touching", "5"], "--touching"),
+        (["--qat", "--from", "m.keras", "--touching", "5"], "--touching do not apply"),
     ],
 )
 def test_continuing_usage_errors(runner, args, message):
@@ -233,3 +239,22 @@ def test_style_digits_are_balanced_and_seeded():
     again, _ = augment.style_digits(40, seed=3, workers=2)
     assert x.shape[1:] == (28, 28) and np.array_equal(x, again)
     assert np.bincount(y, minlength=10).min() >= 3
+
+
+def test_touching_groups_are_seeded_and_worker_independent(mnist):
+    from mnist_edge.synthesis import augment
+
+    x = augment.touching_groups(mnist.x_train[:300], 40, seed=5, workers=1)
+    again = augment.touching_groups(mnist.x_train[:300], 40, seed=5, workers=2)
+    assert x.dtype == np.uint8 and x.shape[1:] == (28, 28) and np.array_equal(x, again)
+    assert 10 <= len(x) <= 40  # compositions segmentation parts are left out
+
+
+def test_touching_groups_are_read_as_one_box(mnist):
+    """Each kept group is what the number's reader takes for one digit: ink across the box's width."""
+    from mnist_edge.synthesis import augment
+
+    x = augment.touching_groups(mnist.x_train[:300], 40, seed=5, workers=1)
+    columns = (x > 64).any(axis=1).sum(axis=1)
+    # Two digits squeezed into one 20-px box fill its width, unlike most single digits.
+    assert np.median(columns) >= 18
