@@ -5,7 +5,10 @@ by :mod:`mnist_edge.synthesis.numbers`: spaced, tight, touching and wavy
 (baseline drift, slant, scale changes) lines, handed over as clean drawings,
 scans and photos of squared paper; and, with ``--glyphs``, from the
 stroke-drawn digit forms of :mod:`mnist_edge.synthesis.glyphs` (the forms
-other countries write). Every image is read by the same code as
+other countries write); or, with ``--images DIR``, from any labelled folder
+of single digits (read as ``eval --images`` reads it: other writers' scans,
+your own handwriting), each through the front-end to its MNIST form first.
+Every image is read by the same code as
 ``predict --number`` (the default model unless ``--model``), and scored as
 ``eval --images --number`` scores it: a ``?`` is a miss.
 
@@ -16,7 +19,7 @@ the figures reported are on the test digits.
 sys.path, and a numbers.py there would shadow the standard library's
 ``numbers``, which numpy imports, for every benchmark in the folder.)
 
-    python benchmarks/number_reading.py [--count 40] [--split test] [--model M.tflite] [--glyphs]
+    python benchmarks/number_reading.py [--count 40] [--split test] [--model M.tflite] [--glyphs | --images DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_edge import data
+from mnist_edge.evaluation.image_eval import labelled_forms
 from mnist_edge.evaluation.number_eval import aligned_matches
 from mnist_edge.preprocess import pil_to_gray
 from mnist_edge.runtime import Predictor, default_model_path
@@ -42,6 +46,9 @@ LENGTHS = (2, 3, 4, 5, 6, 8)
 
 def digit_source(args):
     """(images, labels) the numbers are composed from."""
+    if args.images:
+        forms = labelled_forms(args.images)
+        return forms.x, forms.y
     dataset = data.load(args.data_dir)
     if args.glyphs:
         rng = np.random.default_rng(args.seed + 99)
@@ -57,6 +64,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=40, help="numbers per (layout, style, length) cell")
     parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--glyphs", action="store_true", help="compose from the stroke-drawn forms instead")
+    parser.add_argument("--images", default=None, help="compose from this labelled folder of single digits")
     parser.add_argument("--model", default=None)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -97,7 +105,9 @@ def main() -> int:
         n, right, digits, digits_right = cells[key]
         return f"{name:<22}{n:>7}{right / n:>10.3f}{digits_right / digits:>10.3f}"
 
-    source = "glyph forms" if args.glyphs else f"MNIST {args.split} digits"
+    source = (
+        f"the digits of {args.images}" if args.images else "glyph forms" if args.glyphs else f"MNIST {args.split} digits"
+    )
     print(f"numbers composed from {source}; model {args.model or default_model_path()}")
     print(f"{'':<22}{'n':>7}{'numbers':>10}{'digits':>10}")
     print(row("all", ("all",)))

@@ -70,6 +70,7 @@ TOUCH_RATE = 0.02  # the prior chance that a digit touches the next one
 MIN_PARTED_WIDTH = 4  # ink fewer pixels across than this is not two digits
 MAX_CUTS_TRIED = 3  # valley cuts tried between two touching digits (the model picks)
 CUT_REACH = 0.08  # a cut is the least ink within this share of the group's height...
+MIN_DIGIT_WIDTH = 0.12  # no part narrower than this (of the group's height) is cut off
 CUTS_PER_DIGIT = 2.5  # ... and a group gets at most this many cuts per digit-width (its height)
 
 Box = Tuple[int, int, int, int]  # top, bottom, left, right (inclusive), working pixels
@@ -141,8 +142,10 @@ class Ink:
         wide, tall = right - left + 1, bottom - top + 1
         ink = self.mask[top : bottom + 1, left : right + 1].sum(axis=0).astype(np.float32)
         reach = max(1, int(round(CUT_REACH * tall)))
+        # No digit is narrower than a thin 1: cuts at the very ends would part off specks.
+        margin = max(1, int(round(MIN_DIGIT_WIDTH * tall)))
         valleys = [
-            c for c in range(1, wide) if ink[c] <= ink[max(0, c - reach) : c + reach + 1].min()
+            c for c in range(margin, wide - margin + 1) if ink[c] <= ink[max(0, c - reach) : c + reach + 1].min()
         ]
         wanted = int(np.ceil(CUTS_PER_DIGIT * wide / tall)) + 1
         picked: List[int] = []

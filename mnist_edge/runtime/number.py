@@ -139,10 +139,16 @@ class _Parting:
         box = mask_box(ink.mask)
         self.tall = box[1] - box[0] + 1
         self.bound = best_parted_prior()
+        self.join = math.log(TOUCH_RATE)
 
     def best(self, whole: Optional[Glyph]):
-        """(score, digits) of the best reading of the group."""
-        read_whole = self._run(self.ink.mask, whole)
+        """(score, digits) of the best reading of the group; every join costs the touch rate.
+
+        (A lower cost for joins after the first, as if a writer who lets two
+        digits touch lets the next ones touch too, was measured and gained
+        nothing.)
+        """
+        read_whole = self._one(self.ink.mask, whole)
         if read_whole[0] >= self.bound:  # no parting could score higher
             return read_whole
         cuts = self.ink.cut_points()
@@ -153,11 +159,9 @@ class _Parting:
                     break
                 if not chains[i][1] and i:
                     continue
-                if i == 0 and j == len(cuts) - 1:
-                    run = read_whole
-                else:
-                    run = self._run(self.ink.columns(cuts[i], cuts[j]))
-                score = chains[i][0] + run[0] + (math.log(TOUCH_RATE) if i else 0.0)
+                mask = self.ink.mask if i == 0 and j == len(cuts) - 1 else self.ink.columns(cuts[i], cuts[j])
+                run = self._run(mask, whole if mask is self.ink.mask else None)
+                score = chains[i][0] + run[0] + (self.join if i else 0.0)
                 if run[1] and score > chains[j][0]:
                     chains[j] = (score, chains[i][1] + run[1])
         return chains[-1] if chains[-1][0] > read_whole[0] else read_whole
@@ -170,8 +174,8 @@ class _Parting:
             parts = self.ink.joins(mask)
             if parts:
                 (a, first), (b, second) = self._one(parts[0]), self._one(parts[1])
-                if first and second and a + b + math.log(TOUCH_RATE) > best[0]:
-                    best = (a + b + math.log(TOUCH_RATE), first + second)
+                if first and second and a + b + self.join > best[0]:
+                    best = (a + b + self.join, first + second)
         return best
 
     def _one(self, mask: np.ndarray, glyph: Optional[Glyph] = None):

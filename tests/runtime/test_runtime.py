@@ -114,10 +114,15 @@ def test_thread_safe(mnist):
     assert all(v == expected for v in results.values()) and len(results) == 8
 
 
-def test_xnnpack_off_and_threads_give_the_same_labels(mnist):
-    a = runtime.Predictor(DEFAULT).probabilities(mnist.x_test[:500])
-    b = runtime.Predictor(DEFAULT, xnnpack=False, num_threads=2).probabilities(mnist.x_test[:500])
-    assert np.array_equal(a.argmax(1), b.argmax(1))
+def test_xnnpack_off_and_threads_give_the_same_labels_but_on_near_ties(mnist):
+    """XNNPACK's int8 kernels round differently from the built-in ones (DEVELOPERS.md: up to
+    18 output steps of 1/256): labels may differ only where the built-in kernels see a near tie."""
+    a = runtime.Predictor(DEFAULT).probabilities(mnist.x_test[:2000])
+    b = runtime.Predictor(DEFAULT, xnnpack=False, num_threads=2).probabilities(mnist.x_test[:2000])
+    differ = np.flatnonzero(a.argmax(1) != b.argmax(1))
+    assert len(differ) <= 2  # 1 of the 10,000 test digits on the shipped model
+    top_two = np.sort(b[differ], axis=1)[:, -2:]
+    assert np.all((top_two[:, 1] - top_two[:, 0]) * 256 <= 18)
 
 
 def test_stale_sidecar_is_refused(tmp_path):
