@@ -70,6 +70,7 @@ TOUCH_RATE = 0.02  # the prior chance that a digit touches the next one
 MIN_PARTED_WIDTH = 4  # ink fewer pixels across than this is not two digits
 MAX_CUTS_TRIED = 3  # valley cuts tried between two touching digits (the model picks)
 CUT_REACH = 0.08  # a cut is the least ink within this share of the group's height...
+GROW_BACK_STEPS = 4  # growths per erosion step when parted pieces grow back (then: nearest column)
 MIN_DIGIT_WIDTH = 0.12  # no part narrower than this (of the group's height) is cut off
 CUTS_PER_DIGIT = 2.5  # ... and a group gets at most this many cuts per digit-width (its height)
 
@@ -557,7 +558,7 @@ def split_at_joins(mask: np.ndarray, box: Box, parts: int, width: float) -> Opti
     top, bottom, left, right = box
     inside = mask[top : bottom + 1, left : right + 1]
     core = inside.copy()
-    for _ in range(max(1, int(round(width / 2)))):
+    for depth in range(max(1, int(round(width / 2)))):
         core = erode3(core.astype(np.uint8)).astype(bool)
         comps = label(core)
         if comps.count < parts:
@@ -565,16 +566,21 @@ def split_at_joins(mask: np.ndarray, box: Box, parts: int, width: float) -> Opti
         biggest = np.argsort(comps.area[1:])[::-1][:parts] + 1
         if comps.area[biggest[-1]] < 0.1 * comps.area[biggest[0]]:
             continue
-        return _grow_back(inside, comps.labels, biggest, box, mask.shape)
+        return _grow_back(inside, comps.labels, biggest, box, mask.shape, steps=GROW_BACK_STEPS * (depth + 1))
     return None
 
 
-def _grow_back(inside, labels, seeds, box, shape) -> List[np.ndarray]:
-    """Assigns each pixel of ``inside`` to the nearest seed component, growing them in turn."""
+def _grow_back(inside, labels, seeds, box, shape, steps: int = 1_000_000) -> List[np.ndarray]:
+    """Assigns each pixel of ``inside`` to the nearest seed component, growing them in turn.
+
+    At most ``steps`` growths: what is left then (the far end of a long
+    thin stroke the erosion took whole) goes to the seed nearest in column,
+    as growing along a long stroke one pixel at a time costs seconds.
+    """
     owner = np.zeros(inside.shape, np.int32)
     for k, seed in enumerate(seeds, 1):
         owner[labels == seed] = k
-    while True:
+    for _ in range(steps):
         free = inside & (owner == 0)
         if not free.any():
             break
@@ -586,6 +592,8 @@ def _grow_back(inside, labels, seeds, box, shape) -> List[np.ndarray]:
                 grown = True
         if not grown:
             break  # pixels no seed reaches (a speck of the group): left out
+    else:
+        _nearest_in_column(inside & (owner == 0), owner, len(seeds))
     top, bottom, left, right = box
     order = sorted(range(1, len(seeds) + 1), key=lambda k: np.nonzero(owner == k)[1].mean())
     out = []
@@ -594,6 +602,15 @@ def _grow_back(inside, labels, seeds, box, shape) -> List[np.ndarray]:
         part[top : bottom + 1, left : right + 1] = owner == k
         out.append(part)
     return out
+
+
+def _nearest_in_column(free: np.ndarray, owner: np.ndarray, seeds: int) -> None:
+    """Gives each free pixel to the seed whose pixels' mean column is nearest."""
+    ys, xs = np.nonzero(free)
+    if not len(xs):
+        return
+    centres = np.array([np.nonzero(owner == k)[1].mean() for k in range(1, seeds + 1)])
+    owner[ys, xs] = np.argmin(np.abs(xs[:, None] - centres[None, :]), axis=1) + 1
 
 
 def cut_choices(mask: np.ndarray, parts: int) -> List[List[int]]:

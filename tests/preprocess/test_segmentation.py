@@ -203,3 +203,14 @@ def test_columns_keep_only_the_ink_between_two_cuts():
 def test_nothing_digit_like_is_no_digit(image):
     with pytest.raises(NoDigitError):
         seg.segment(image)
+
+
+def test_grow_back_hands_out_a_long_stroke_by_column_when_its_steps_run_out():
+    """Growing along a long thin stroke pixel by pixel cost seconds on a scribble: after
+    its steps, the rest goes to the seed nearest in column, and no pixel is lost."""
+    inside = mask_of([(10, 13, 0, 199)], (24, 200))  # a 4-px line 200 px long
+    seeds = np.zeros(inside.shape, np.int32)
+    seeds[10:14, 0:10], seeds[10:14, 190:200] = 1, 2
+    parts = seg._grow_back(inside, seeds, [1, 2], (0, 23, 0, 199), inside.shape, steps=3)
+    assert np.array_equal(parts[0] | parts[1], inside) and not (parts[0] & parts[1]).any()
+    assert parts[0][:, :100].sum() == inside[:, :100].sum() and not parts[0][:, 101:].any()
