@@ -45,6 +45,7 @@ DOUBT = "?"
 # a doubtful whole (two touching digits squeezed into one box) must lose to
 # a confident split, a confident wide digit must not be cut in two.
 CONFIDENCE_WEIGHT = 3.0
+TOUCH_RATE_DOUBTED = 0.1  # the chance of a join inside a group whose whole the model doubts
 DOUBT_PENALTY = 6.0  # log-probability a "?" digit costs beyond its confidence
 MAX_PART_WIDTH = 1.6  # a run of columns wider than this (of the group's height) is no one digit
 JOINED_WIDTH = 0.7  # a run this wide may be two digits no straight cut parts
@@ -151,6 +152,10 @@ class _Parting:
         read_whole = self._one(self.ink.mask, whole)
         if read_whole[0] >= self.bound:  # no parting could score higher
             return read_whole
+        if read_whole[1] and read_whole[1][0].label is None:
+            # The model doubts the whole: most likely digits that touch (it
+            # was taught that), so each further join is no longer a surprise.
+            self.join = math.log(TOUCH_RATE_DOUBTED)
         cuts = self.ink.cut_points()
         chains = [(0.0, [])] + [(-math.inf, [])] * (len(cuts) - 1)
         for j in range(1, len(cuts)):

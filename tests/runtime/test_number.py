@@ -13,6 +13,7 @@ from helpers import number_png
 from PIL import Image, ImageDraw
 
 from mnist_edge.runtime import Predictor, default_model_path
+from mnist_edge.runtime import number as number_mod
 from mnist_edge.runtime.number import NumberReader
 from mnist_edge.runtime.reading import Reader
 
@@ -178,3 +179,26 @@ def test_a_confident_group_as_wide_as_a_digit_is_left_whole():
 
     reading = NumberReader(Confident()).read_bytes(_rings((10, 24), 90), "rings")
     assert reading.number == "8", reading.to_json()
+
+
+@pytest.mark.parametrize("model,join", [("doubting", number_mod.TOUCH_RATE_DOUBTED), ("confident", None)])
+def test_joins_cost_less_inside_a_group_whose_whole_is_doubted(model, join):
+    from mnist_edge.preprocess.segmentation import TOUCH_RATE, segment
+    from mnist_edge.preprocess import pil_to_gray
+
+    class Doubting(WidthModel):
+        def read_mnist_form(self, path, seen):
+            from mnist_edge.runtime.reading import Reading
+
+            return Reading(path=path, label=None, confidence=0.3, top_k=[("0", 0.3)], reason="doubt")
+
+    class Wide8(Doubting):  # confident, but far too wide for one digit: parting is still tried
+        def read_mnist_form(self, path, seen):
+            from mnist_edge.runtime.reading import Reading
+
+            return Reading(path=path, label="8", confidence=0.999, top_k=[("8", 0.999)])
+
+    piece = segment(pil_to_gray(Image.open(io.BytesIO(_rings((10, 44, 78)))))).pieces[0]
+    parting = number_mod._Parting(NumberReader(Doubting() if model == "doubting" else Wide8()), piece.ink)
+    parting.best(piece.whole)
+    assert parting.join == pytest.approx(np.log(join if join else TOUCH_RATE))
