@@ -19,7 +19,8 @@ the figures reported are on the test digits.
 sys.path, and a numbers.py there would shadow the standard library's
 ``numbers``, which numpy imports, for every benchmark in the folder.)
 
-    python benchmarks/number_reading.py [--count 40] [--split test] [--model M.tflite] [--glyphs | --images DIR]
+    python benchmarks/number_reading.py [--count 40] [--split test] [--model M.tflite]
+                                        [--glyphs | --images DIR]
 """
 
 from __future__ import annotations
@@ -106,7 +107,11 @@ def main() -> int:
         return f"{name:<22}{n:>7}{right / n:>10.3f}{digits_right / digits:>10.3f}"
 
     source = (
-        f"the digits of {args.images}" if args.images else "glyph forms" if args.glyphs else f"MNIST {args.split} digits"
+        f"the digits of {args.images}"
+        if args.images
+        else "glyph forms"
+        if args.glyphs
+        else f"MNIST {args.split} digits"
     )
     print(f"numbers composed from {source}; model {args.model or default_model_path()}")
     print(f"{'':<22}{'n':>7}{'numbers':>10}{'digits':>10}")

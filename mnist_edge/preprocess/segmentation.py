@@ -107,7 +107,7 @@ class Piece:
     box: Tuple[int, int, int, int]
     whole: Optional[Glyph] = None
     aspect: float = 0.0
-    ink: Optional["Ink"] = None
+    ink: Optional[Ink] = None
 
 
 @dataclasses.dataclass
@@ -146,7 +146,9 @@ class Ink:
         # No digit is narrower than a thin 1: cuts at the very ends would part off specks.
         margin = max(1, int(round(MIN_DIGIT_WIDTH * tall)))
         valleys = [
-            c for c in range(margin, wide - margin + 1) if ink[c] <= ink[max(0, c - reach) : c + reach + 1].min()
+            c
+            for c in range(margin, wide - margin + 1)
+            if ink[c] <= ink[max(0, c - reach) : c + reach + 1].min()
         ]
         wanted = int(np.ceil(CUTS_PER_DIGIT * wide / tall)) + 1
         picked: List[int] = []

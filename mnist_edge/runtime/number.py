@@ -37,7 +37,16 @@ import numpy as np
 from mnist_edge.errors import ImageError, NoDigitError
 from mnist_edge.preprocess import load_gray, pil_to_gray
 from mnist_edge.preprocess.load import open_image_bytes
-from mnist_edge.preprocess.segmentation import TOUCH_RATE, Glyph, Ink, Piece, best_parted_prior, mask_box, reading_log_prior, segment
+from mnist_edge.preprocess.segmentation import (
+    TOUCH_RATE,
+    Glyph,
+    Ink,
+    Piece,
+    best_parted_prior,
+    mask_box,
+    reading_log_prior,
+    segment,
+)
 from mnist_edge.runtime.reading import Reader
 
 DOUBT = "?"
@@ -135,7 +144,7 @@ class _Parting:
     left end to the right wins, each join costing the touch rate.
     """
 
-    def __init__(self, reader: "NumberReader", ink: Ink):
+    def __init__(self, reader: NumberReader, ink: Ink):
         self.reader, self.ink = reader, ink
         box = mask_box(ink.mask)
         self.tall = box[1] - box[0] + 1

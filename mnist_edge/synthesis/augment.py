@@ -56,7 +56,10 @@ def _code_digest() -> str:
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(
-        [package / name for name in ("augment.py", "renderings.py", "outliers.py", "synth.py", "glyphs.py", "numbers.py")]
+        [
+            package / name
+            for name in ("augment.py", "renderings.py", "outliers.py", "synth.py", "glyphs.py", "numbers.py")
+        ]
         + list((package.parent / "preprocess").glob("*.py"))
     ):
         digest.update(ast.dump(ast.parse(path.read_text(encoding="utf-8"))).encode())

@@ -1,4 +1,4 @@
-"""What a model trains on: clean digits, augmented digits, outliers, touching digits; and the held-out calibration.
+"""What a model trains on: clean, augmented and touching digits, outliers; and the held-out calibration.
 
 :func:`assemble` builds the training set (one-hot targets for digits,
 uniform targets for non-digits, weighted); :func:`split_for_calibration`
@@ -130,7 +130,7 @@ def touching(x: np.ndarray, options: TrainConfig, log: Callable[[str], None]) ->
     """Touching digits composed from the training digits, as non-digits (augment.touching_groups)."""
     log(f"augment: {options.touching} groups of touching digits, as a number's reader sees them")
     key = (_digest(x), options.touching, options.seed)
-    build = lambda: {"x": augment.touching_groups(x, options.touching, options.seed, log=log)}  # noqa: E731
+    build = lambda: {"x": augment.touching_groups(x, options.touching, options.seed, log=log)}
     return augment.cached("touching", key, build, log)["x"]
 
 

@@ -178,7 +178,9 @@ def _ink(boxes, shape):
 
 def test_cut_points_fall_at_the_thin_joins_and_include_both_ends():
     # three 30-px blobs joined by 4-px bridges: cuts in each bridge
-    ink = _ink([(10, 50, 0, 29), (28, 31, 30, 33), (10, 50, 34, 63), (28, 31, 64, 67), (10, 50, 68, 97)], (60, 98))
+    ink = _ink(
+        [(10, 50, 0, 29), (28, 31, 30, 33), (10, 50, 34, 63), (28, 31, 64, 67), (10, 50, 68, 97)], (60, 98)
+    )
     cuts = ink.cut_points()
     assert cuts[0] == 0 and cuts[-1] == 98
     assert any(30 <= c <= 34 for c in cuts) and any(64 <= c <= 68 for c in cuts)

@@ -146,7 +146,9 @@ class WidthModel:
 
         wide = (seen > 64).any(axis=0).sum() >= 19
         label, p = (None, 0.2) if wide else ("0", 0.99)
-        return Reading(path=path, label=label, confidence=p, top_k=[("0", p)], reason="wide" if wide else None)
+        return Reading(
+            path=path, label=label, confidence=p, top_k=[("0", p)], reason="wide" if wide else None
+        )
 
 
 def _rings(lefts, width=150):
@@ -183,8 +185,8 @@ def test_a_confident_group_as_wide_as_a_digit_is_left_whole():
 
 @pytest.mark.parametrize("model,join", [("doubting", number_mod.TOUCH_RATE_DOUBTED), ("confident", None)])
 def test_joins_cost_less_inside_a_group_whose_whole_is_doubted(model, join):
-    from mnist_edge.preprocess.segmentation import TOUCH_RATE, segment
     from mnist_edge.preprocess import pil_to_gray
+    from mnist_edge.preprocess.segmentation import TOUCH_RATE, segment
 
     class Doubting(WidthModel):
         def read_mnist_form(self, path, seen):
