@@ -141,7 +141,7 @@ class _Parting:
     columns between two cuts, no wider than :data:`MAX_PART_WIDTH` of the
     group's height, is read as one digit (or, when wide, as two digits
     parted where their strokes join), and the best chain of runs from the
-    left end to the right wins, each join costing the touch rate.
+    left end to the right wins, each join costing the chance that digits touch.
     """
 
     def __init__(self, reader: NumberReader, ink: Ink):
@@ -152,11 +152,13 @@ class _Parting:
         self.join = math.log(TOUCH_RATE)
 
     def best(self, whole: Optional[Glyph]):
-        """(score, digits) of the best reading of the group; every join costs the touch rate.
+        """(score, digits) of the best reading of the group.
 
-        (A lower cost for joins after the first, as if a writer who lets two
-        digits touch lets the next ones touch too, was measured and gained
-        nothing.)
+        Every join costs the touch rate, :data:`TOUCH_RATE_DOUBTED` when the
+        model doubts the whole (its :data:`DOUBT_PENALTY` keeps a doubted
+        whole below the parting bound, so it never stops the search early). A lower cost for joins after the first, as if a
+        writer who lets two digits touch lets the next ones touch too, was
+        measured and gained nothing.
         """
         read_whole = self._one(self.ink.mask, whole)
         if read_whole[0] >= self.bound:  # no parting could score higher
