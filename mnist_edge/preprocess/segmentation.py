@@ -29,7 +29,6 @@ numpy and Pillow only.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -68,7 +67,6 @@ ASPECT_BY_LABEL = (
 )
 TOUCH_RATE = 0.02  # the prior chance that a digit touches the next one
 MIN_PARTED_WIDTH = 4  # ink fewer pixels across than this is not two digits
-MAX_CUTS_TRIED = 3  # valley cuts tried between two touching digits (the model picks)
 CUT_REACH = 0.08  # a cut is the least ink within this share of the group's height...
 GROW_BACK_STEPS = 4  # growths per erosion step when parted pieces grow back (then: nearest column)
 MIN_DIGIT_WIDTH = 0.12  # no part narrower than this (of the group's height) is cut off
@@ -534,18 +532,6 @@ def best_parted_prior() -> float:
     return float(2 * peak + np.log(TOUCH_RATE))
 
 
-def _cut(mask: np.ndarray, box: Box, cuts: List[int]) -> List[np.ndarray]:
-    """The group's mask cut at these columns (offsets in its box), left to right."""
-    _, _, left, right = box
-    edges = [0] + cuts + [right - left + 1]
-    parts = []
-    for a, b in itertools.pairwise(edges):
-        part = np.zeros_like(mask)
-        part[:, left + a : left + b] = mask[:, left + a : left + b]
-        parts.append(part)
-    return parts
-
-
 def split_at_joins(mask: np.ndarray, box: Box, parts: int, width: float) -> Optional[List[np.ndarray]]:
     """Touching digits parted where they touch: thin joins vanish when the strokes are thinned.
 
@@ -613,50 +599,3 @@ def _nearest_in_column(free: np.ndarray, owner: np.ndarray, seeds: int) -> None:
         return
     centres = np.array([np.nonzero(owner == k)[1].mean() for k in range(1, seeds + 1)])
     owner[ys, xs] = np.argmin(np.abs(xs[:, None] - centres[None, :]), axis=1) + 1
-
-
-def cut_choices(mask: np.ndarray, parts: int) -> List[List[int]]:
-    """Cut sets to try: the valleys of least ink (a narrow 1 may touch a wide 0), and the
-    least-ink column near each even split."""
-    even = cut_columns(mask, parts)
-    valleys = _valleys(mask)
-    if parts == 2:
-        choices = [[c] for c in valleys[:MAX_CUTS_TRIED]]
-    else:  # the parts - 1 deepest valleys, when there are that many
-        choices = [sorted(valleys[: parts - 1])] if len(valleys) >= parts - 1 else []
-    return [c for c in choices if c != even] + [even]
-
-
-def _valleys(mask: np.ndarray) -> List[int]:
-    """Columns with no less ink within a tenth of the width, deepest first, a tenth apart."""
-    wide = mask.shape[1]
-    ink = mask.sum(axis=0).astype(np.float32)
-    lo, hi = max(1, int(0.15 * wide)), min(wide - 1, int(np.ceil(0.85 * wide)))
-    reach = max(1, wide // 10)
-    valleys = [c for c in range(lo, hi) if ink[c] <= ink[max(0, c - reach) : c + reach + 1].min()]
-    picked: List[int] = []
-    for c in sorted(valleys, key=lambda c: (ink[c], abs(c - wide / 2))):
-        if all(abs(c - p) > reach for p in picked):
-            picked.append(int(c))
-    return picked
-
-
-def cut_columns(mask: np.ndarray, parts: int) -> List[int]:
-    """Where to cut touching digits into ``parts``: the columns with the least ink near each even split.
-
-    Each cut is searched within a third of a part's width around the even
-    split; ties go to the column nearest it.
-    """
-    wide = mask.shape[1]
-    ink = mask.sum(axis=0).astype(np.float32)
-    cuts = []
-    for k in range(1, parts):
-        centre = k * wide / parts
-        reach = max(1, int(wide / parts / 3))
-        lo, hi = max(1, int(centre - reach)), min(wide - 1, int(centre + reach) + 1)
-        columns = np.arange(lo, hi)
-        if not len(columns):
-            continue
-        cost = ink[lo:hi] + 0.01 * np.abs(columns - centre)
-        cuts.append(int(columns[np.argmin(cost)]))
-    return sorted(set(cuts))

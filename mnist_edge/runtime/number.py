@@ -156,9 +156,10 @@ class _Parting:
 
         Every join costs the touch rate, :data:`TOUCH_RATE_DOUBTED` when the
         model doubts the whole (its :data:`DOUBT_PENALTY` keeps a doubted
-        whole below the parting bound, so it never stops the search early). A lower cost for joins after the first, as if a
-        writer who lets two digits touch lets the next ones touch too, was
-        measured and gained nothing.
+        whole below the parting bound, so it never stops the search early).
+        A lower cost for joins after the first, as if a writer who lets two
+        digits touch lets the next ones touch too, was measured and gained
+        nothing.
         """
         read_whole = self._one(self.ink.mask, whole)
         if read_whole[0] >= self.bound:  # no parting could score higher

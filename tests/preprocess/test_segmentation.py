@@ -102,12 +102,6 @@ def test_classify_digits_dashes_and_dots(name, box, expected):
     assert seg.classify(box, 40.0, (10, 50)) == expected
 
 
-def test_touching_blobs_are_cut_at_the_thin_join():
-    mask = mask_of([(10, 50, 0, 30), (28, 31, 31, 40), (10, 50, 41, 70)], (60, 71))
-    cuts = seg.cut_choices(mask, 2)
-    assert any(31 <= c[0] <= 41 for c in cuts)
-
-
 def test_overlapping_touching_digits_part_where_they_touch():
     image = Image.new("1", (120, 80), 0)
     draw = ImageDraw.Draw(image)
