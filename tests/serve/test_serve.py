@@ -11,8 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 
 import numpy as np
@@ -431,26 +429,35 @@ def test_page_is_self_contained(client):
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path, workers):
-    proc, url, _ = start_serve("--workers", workers)
+    """Four uploads are in flight (headers read, the body's last byte held back) when SIGTERM comes:
+    each is finished and answered, then the server exits 0. No sleep decides "in flight" (a busy
+    machine once left two of four still unaccepted after 50 ms): the uploads are held open and
+    health answers on later connections, accepted after theirs, before the signal."""
+    proc, url, port = start_serve("--workers", workers)
     big = np.kron(255 - mnist.x_test[0], np.ones((40, 40), np.uint8))  # a slow 1120x1120 photo
-    Image.fromarray(big).save(tmp_path / "big.png")
-    results = []
-
-    def post():
-        request = urllib.request.Request(
-            url + "/predict", data=(tmp_path / "big.png").read_bytes(), headers={"Content-Type": "image/png"}
-        )
-        results.append(json.loads(urllib.request.urlopen(request, timeout=30).read()))
-
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    for t in threads:
-        t.join()
+    buffer = io.BytesIO()
+    Image.fromarray(big).save(buffer, format="PNG")
+    body = buffer.getvalue()
+    head = (
+        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    uploads = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    try:
+        for sock in uploads:
+            sock.sendall(head + body[:-1])
+        for _ in range(10):  # accepted in order: every upload is taken before these are answered
+            urllib.request.urlopen(url + "/v2/health/live", timeout=10).read()
+        proc.send_signal(signal.SIGTERM)
+        for sock in uploads:
+            sock.sendall(body[-1:])
+        answers = [read_response(sock, timeout=30) for sock in uploads]
+    finally:
+        for sock in uploads:
+            sock.close()
     assert proc.wait(timeout=30) == 0
-    assert [r["label"] for r in results] == ["7"] * 4
+    labels = [json.loads(answer.split(b"\r\n\r\n", 1)[1])["label"] for answer in answers]
+    assert labels == ["7"] * 4, answers
 
 
 @pytest.mark.slow
