@@ -403,6 +403,7 @@ TOUCHING_GAP = (-0.22, -0.06)
 
 def _touching_chunk(args):
     from mnist_edge.preprocess import pil_to_gray
+    from mnist_edge.preprocess.load import open_image_bytes
     from mnist_edge.preprocess.segmentation import segment
     from mnist_edge.synthesis import numbers
 
@@ -416,7 +417,7 @@ def _touching_chunk(args):
         picked = digits[rng.integers(len(digits), size=size)]
         encoded = numbers.render(numbers.compose(picked, rng, layout), rng, str(rng.choice(numbers.STYLES)))
         try:
-            found = segment(pil_to_gray(_open(encoded)))
+            found = segment(pil_to_gray(open_image_bytes(encoded)))
         except ImageError:
             continue
         wholes = [p.whole for p in found.pieces if p.kind == "digit"]
@@ -425,14 +426,6 @@ def _touching_chunk(args):
         if len(wholes) == 1 and wholes[0] is not None:
             images.append(wholes[0].form)
     return np.asarray(images, np.uint8).reshape(-1, 28, 28)
-
-
-def _open(encoded: bytes):
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(encoded))
-    image.load()
-    return image
 
 
 def touching_groups(
