@@ -41,10 +41,9 @@ from mnist_edge.preprocess.segmentation import (
     TOUCH_RATE,
     Glyph,
     Ink,
-    Piece,
     best_parted_prior,
+    digit_log_prior,
     mask_box,
-    reading_log_prior,
     segment,
 )
 from mnist_edge.runtime.reading import Reader
@@ -59,6 +58,10 @@ DOUBT_PENALTY = 6.0  # log-probability a "?" digit costs beyond its confidence
 MAX_PART_WIDTH = 1.6  # a run of columns wider than this (of the group's height) is no one digit
 JOINED_WIDTH = 0.7  # a run this wide may be two digits no straight cut parts
 NOT_A_NUMBER = "not a number"
+# Writers' digit widths, as shares of MNIST's, that a line is weighed at, and the
+# spread (log) of the prior on them: MNIST's writers sit near 1.
+WIDTH_SCALES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.12, 1.25)
+WIDTH_SCALE_SPREAD = 0.25
 
 
 @dataclasses.dataclass
@@ -133,6 +136,23 @@ class NumberReading:
         return f"{name}: error: {self.error}"
 
 
+@dataclasses.dataclass
+class _Part:
+    """One digit of a reading and what its score is made of."""
+
+    digit: DigitReading
+    aspect: float  # its width over its height
+    label: Optional[int]  # the model's first choice (None when that is no digit)
+    fixed: float  # the scale-free part of the score: weighted log-confidence, a doubt's cost
+
+    def score(self, scale: float) -> float:
+        """log P(this part is this digit) for a writer whose digits are ``scale`` times MNIST's width."""
+        # The width law stretched by the scale. Not renormalised (no 1/scale):
+        # that made narrow scales win on their taller peaks alone and cost
+        # MNIST's own numbers a point (measured).
+        return self.fixed + digit_log_prior(self.aspect / scale, self.label)
+
+
 class _Parting:
     """The best reading of one group of ink: one digit, or touching digits cut apart.
 
@@ -142,17 +162,37 @@ class _Parting:
     group's height, is read as one digit (or, when wide, as two digits
     parted where their strokes join), and the best chain of runs from the
     left end to the right wins, each join costing the chance that digits touch.
+
+    Every run is read by the model once; :meth:`best` weighs the readings for
+    any writer's width scale (see :func:`_writer_scale`).
     """
 
-    def __init__(self, reader: NumberReader, ink: Ink):
+    def __init__(self, reader: NumberReader, ink: Ink, whole: Optional[Glyph] = None):
         self.reader, self.ink = reader, ink
         box = mask_box(ink.mask)
         self.tall = box[1] - box[0] + 1
-        self.bound = best_parted_prior()
-        self.join = math.log(TOUCH_RATE)
+        self.whole = self._one(ink.mask, whole)
+        # The model doubts the whole: most likely digits that touch (it was
+        # taught that), so each further join is no longer a surprise.
+        doubted = self.whole is not None and self.whole.digit.label is None
+        self.join = math.log(TOUCH_RATE_DOUBTED if doubted else TOUCH_RATE)
+        # No parting scores higher at MNIST's scale: two density peaks and a
+        # join (each further part adds less than nothing: a peak below the
+        # join's cost), whatever the writer's scale (stretching a width law
+        # moves its peaks, not their heights).
+        self.bound = best_parted_prior() - math.log(TOUCH_RATE) + self.join
+        self._cuts: Optional[List[int]] = None
+        self._runs: dict = {}
+        self._pairs: dict = {}
+        self._best: dict = {}
 
-    def best(self, whole: Optional[Glyph]):
-        """(score, digits) of the best reading of the group.
+    def ceiling(self, scale: float) -> float:
+        """No reading of the group scores higher than this at ``scale`` (without reading a part)."""
+        whole = self.whole.score(scale) if self.whole else -math.inf
+        return whole if self.whole_beyond_parting() else max(whole, self.bound)
+
+    def best(self, scale: float = 1.0):
+        """(score, digits) of the best reading of the group at a writer's width scale.
 
         Every join costs the touch rate, :data:`TOUCH_RATE_DOUBTED` when the
         model doubts the whole (its :data:`DOUBT_PENALTY` keeps a doubted
@@ -161,14 +201,15 @@ class _Parting:
         digits touch lets the next ones touch too, was measured and gained
         nothing.
         """
-        read_whole = self._one(self.ink.mask, whole)
-        if read_whole[0] >= self.bound:  # no parting could score higher
+        if scale not in self._best:
+            self._best[scale] = self._search(scale)
+        return self._best[scale]
+
+    def _search(self, scale: float):
+        read_whole = (self.whole.score(scale), [self.whole.digit]) if self.whole else (-math.inf, [])
+        if read_whole[0] >= self.bound or self.whole_beyond_parting():
             return read_whole
-        if read_whole[1] and read_whole[1][0].label is None:
-            # The model doubts the whole: most likely digits that touch (it
-            # was taught that), so each further join is no longer a surprise.
-            self.join = math.log(TOUCH_RATE_DOUBTED)
-        cuts = self.ink.cut_points()
+        cuts = self.cut_points()
         chains = [(0.0, [])] + [(-math.inf, [])] * (len(cuts) - 1)
         for j in range(1, len(cuts)):
             for i in range(j - 1, -1, -1):
@@ -176,31 +217,90 @@ class _Parting:
                     break
                 if not chains[i][1] and i:
                     continue
-                mask = self.ink.mask if i == 0 and j == len(cuts) - 1 else self.ink.columns(cuts[i], cuts[j])
-                run = self._run(mask, whole if mask is self.ink.mask else None)
+                run = self._run(i, j, scale)
                 score = chains[i][0] + run[0] + (self.join if i else 0.0)
                 if run[1] and score > chains[j][0]:
                     chains[j] = (score, chains[i][1] + run[1])
         return chains[-1] if chains[-1][0] > read_whole[0] else read_whole
 
-    def _run(self, mask: np.ndarray, glyph: Optional[Glyph] = None):
-        """(score, digits) of a run of columns: one digit, or two parted where their strokes join."""
-        best = self._one(mask, glyph)
-        box = mask_box(mask)
-        if best[0] < self.bound and box and (box[3] - box[2] + 1) >= JOINED_WIDTH * self.tall:
-            parts = self.ink.joins(mask)
-            if parts:
-                (a, first), (b, second) = self._one(parts[0]), self._one(parts[1])
-                if first and second and a + b + self.join > best[0]:
-                    best = (a + b + self.join, first + second)
+    def whole_beyond_parting(self) -> bool:
+        """Whether the whole, read at MNIST's scale, scores above any parting: then it stays one digit.
+
+        A confident digit of ordinary width is never parted for another
+        scale (a wide 2 would read as 6 and 2 for a narrow writer); its width
+        still counts towards the writer's scale.
+        """
+        return self.whole is not None and self.whole.score(1.0) >= self.bound
+
+    def cut_points(self) -> List[int]:
+        if self._cuts is None:
+            self._cuts = self.ink.cut_points()
+        return self._cuts
+
+    def _run(self, i: int, j: int, scale: float):
+        """(score, digits) of the run between cuts i and j: one digit, or two parted where they join."""
+        one = self._run_part(i, j)
+        best = (one.score(scale), [one.digit]) if one else (-math.inf, [])
+        if best[0] < self.bound:
+            pair = self._joined_parts(i, j)
+            if pair:
+                score = pair[0].score(scale) + pair[1].score(scale) + self.join
+                if score > best[0]:
+                    best = (score, [pair[0].digit, pair[1].digit])
         return best
 
-    def _one(self, mask: np.ndarray, glyph: Optional[Glyph] = None):
+    def _run_mask(self, i: int, j: int) -> np.ndarray:
+        cuts = self.cut_points()
+        return self.ink.mask if i == 0 and j == len(cuts) - 1 else self.ink.columns(cuts[i], cuts[j])
+
+    def _run_part(self, i: int, j: int) -> Optional[_Part]:
+        if (i, j) not in self._runs:
+            whole = i == 0 and j == len(self.cut_points()) - 1
+            self._runs[(i, j)] = self.whole if whole else self._one(self._run_mask(i, j))
+        return self._runs[(i, j)]
+
+    def _joined_parts(self, i: int, j: int):
+        """The run's two parts where its strokes join, when it is wide enough to hold two; else None."""
+        if (i, j) not in self._pairs:
+            mask, pair = self._run_mask(i, j), None
+            box = mask_box(mask)
+            if box and (box[3] - box[2] + 1) >= JOINED_WIDTH * self.tall:
+                parts = self.ink.joins(mask)
+                if parts:
+                    first, second = self._one(parts[0]), self._one(parts[1])
+                    pair = (first, second) if first and second else None
+            self._pairs[(i, j)] = pair
+        return self._pairs[(i, j)]
+
+    def _one(self, mask: np.ndarray, glyph: Optional[Glyph] = None) -> Optional[_Part]:
         glyph = glyph if glyph is not None else self.ink.glyph(mask)
         if glyph is None:
-            return (-math.inf, [])
-        digit = self.reader._digit(glyph)
-        return (self.reader._score_digit(digit, glyph), [digit])
+            return None
+        return self.reader._part(glyph)
+
+
+def _writer_scale(partings: Sequence[_Parting]) -> float:
+    """How wide this writer's digits are, as a share of MNIST's: the scale whose readings score best.
+
+    Other writers' digits are narrower or wider than MNIST's (UCI optdigits'
+    about 0.65 of their height where MNIST's 8s are 0.8), and the per-class
+    width laws alone then read two narrow touching digits as one digit of
+    normal width. Every group of the line is weighed at each of
+    :data:`WIDTH_SCALES` (a log-normal prior, :data:`WIDTH_SCALE_SPREAD`,
+    keeps the scale near MNIST's unless the line's readings agree on
+    another); the model reads each part only once whatever the scale.
+    """
+    if not partings:
+        return 1.0
+    best_scale, best_total = 1.0, sum(p.best(1.0)[0] for p in partings)
+    for scale in WIDTH_SCALES:
+        prior = -((math.log(scale) / WIDTH_SCALE_SPREAD) ** 2) / 2
+        if scale == 1.0 or prior + sum(p.ceiling(scale) for p in partings) <= best_total:
+            continue  # it cannot win: no group read
+        total = prior + sum(p.best(scale)[0] for p in partings)
+        if total > best_total:
+            best_scale, best_total = scale, total
+    return best_scale
 
 
 class NumberReader:
@@ -215,12 +315,20 @@ class NumberReader:
             found = segment(gray)
         except NoDigitError as exc:
             return NumberReading(path, reason=f"{NOT_A_NUMBER}: {exc}")
+        partings = {
+            k: _Parting(self, piece.ink, piece.whole)
+            for k, piece in enumerate(found.pieces)
+            if piece.kind != "dash" and piece.ink is not None
+        }
+        scale = _writer_scale(list(partings.values()))
         parts: List[object] = []
-        for piece in found.pieces:
+        for k, piece in enumerate(found.pieces):
             if piece.kind == "dash":
                 parts.append("-")
-            else:
-                parts.extend(self._best_reading(piece))
+            elif k in partings:
+                parts.extend(partings[k].best(scale)[1])
+            elif piece.whole is not None:
+                parts.append(self._digit(piece.whole))
         digits = [p for p in parts if isinstance(p, DigitReading)]
         if len(found.pieces) == 1 and len(digits) == 1:
             # One digit: exactly what predict answers for the image.
@@ -255,18 +363,13 @@ class NumberReader:
         )
         return self._assemble(path, [digit], lines)
 
-    def _best_reading(self, piece: Piece) -> List[DigitReading]:
-        """The piece's reading (one digit, or touching digits parted) with the highest score."""
-        if piece.ink is None:
-            return [self._digit(piece.whole)] if piece.whole is not None else []
-        return _Parting(self, piece.ink).best(piece.whole)[1]
-
-    def _score_digit(self, digit: DigitReading, glyph: Glyph) -> float:
-        """log P(this part is this digit): the model's confidence (weighted), its width, a doubt's cost."""
+    def _part(self, glyph: Glyph) -> _Part:
+        """A glyph read by the model, with the scale-free part of its score."""
+        digit = self._digit(glyph)
         label = int(digit.top_k[0][0]) if digit.top_k and str(digit.top_k[0][0]).isdigit() else None
-        score = CONFIDENCE_WEIGHT * math.log(max(digit.confidence, 1e-6))
-        score += reading_log_prior([glyph.box[2] / glyph.box[3]], [label])
-        return score - (DOUBT_PENALTY if digit.label is None else 0.0)
+        fixed = CONFIDENCE_WEIGHT * math.log(max(digit.confidence, 1e-6))
+        fixed -= DOUBT_PENALTY if digit.label is None else 0.0
+        return _Part(digit, glyph.box[2] / glyph.box[3], label, fixed)
 
     def _digit(self, glyph: Glyph) -> DigitReading:
         reading = self.reader.read_mnist_form("", glyph.form)

@@ -151,11 +151,11 @@ class WidthModel:
         )
 
 
-def _rings(lefts, width=150):
+def _rings(lefts, width=150, ring=40):
     image = Image.new("L", (width, 70), 255)
     draw = ImageDraw.Draw(image)
-    for left in lefts:  # rings 40 px wide, 54 high
-        draw.ellipse((left, 8, left + 40, 62), outline=0, width=5)
+    for left in lefts:  # rings ``ring`` px wide, 54 high
+        draw.ellipse((left, 8, left + ring, 62), outline=0, width=5)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -201,6 +201,54 @@ def test_joins_cost_less_inside_a_group_whose_whole_is_doubted(model, join):
             return Reading(path=path, label="8", confidence=0.999, top_k=[("8", 0.999)])
 
     piece = segment(pil_to_gray(Image.open(io.BytesIO(_rings((10, 44, 78)))))).pieces[0]
-    parting = number_mod._Parting(NumberReader(Doubting() if model == "doubting" else Wide8()), piece.ink)
-    parting.best(piece.whole)
+    reader = NumberReader(Doubting() if model == "doubting" else Wide8())
+    parting = number_mod._Parting(reader, piece.ink, piece.whole)
+    parting.best()
     assert parting.join == pytest.approx(np.log(join if join else TOUCH_RATE))
+
+
+class NarrowWriterModel(WidthModel):
+    """A stand-in for a narrow writer's 0s: a slim ring is sure, a box half full of ink only likely.
+
+    Two slim touching rings fill a box as wide as an ordinary 0, so only the
+    width of the line's other digits tells that they are two.
+    """
+
+    def __init__(self, pair_confidence=0.4):
+        self.pair_confidence = pair_confidence
+
+    def read_mnist_form(self, path, seen):
+        from mnist_edge.runtime.reading import Reading
+
+        p = self.pair_confidence if (seen > 64).any(axis=0).sum() >= 13 else 0.99
+        return Reading(path=path, label="0", confidence=p, top_k=[("0", p)])
+
+    def read_gray(self, path, gray):
+        return self.read_mnist_form(path, np.full((28, 28), 255, np.uint8))
+
+
+NARROW = 24  # px wide rings, 54 high: 0s less than half as wide as tall
+
+
+@pytest.mark.parametrize(
+    "lefts,pair_confidence,expected",
+    [
+        ((10, 50, 90, 130, 153), 0.4, "00000"),  # slim 0s beside the pair: a narrow writer, the pair parts
+        ((10, 33), 0.4, "0"),  # the pair alone: no evidence of a narrow writer, read at MNIST's width
+        ((10, 50, 90, 130, 153), 0.95, "0000"),  # a confident whole is never parted for another width
+    ],
+)
+def test_touching_digits_are_weighed_at_the_lines_writer_width(lefts, pair_confidence, expected):
+    png = _rings(lefts, width=max(lefts) + NARROW + 20, ring=NARROW)
+    reading = NumberReader(NarrowWriterModel(pair_confidence)).read_bytes(png, "rings")
+    assert reading.number == expected, reading.to_json()
+
+
+def test_without_groups_to_weigh_the_writer_width_is_mnists():
+    assert number_mod._writer_scale([]) == 1.0
+
+
+@pytest.mark.parametrize("aspect,label", [(0.5, 8), (0.3, 1), (0.45, 0)])
+def test_a_narrow_digit_scores_higher_for_a_narrow_writer(aspect, label):
+    part = number_mod._Part(digit=None, aspect=aspect, label=label, fixed=0.0)
+    assert part.score(0.6) > part.score(1.0)
