@@ -57,8 +57,8 @@ def front_end(gray):
     work, _ = seg.working_number_image(gray)
     dark, _ = polarity.decide(work)
     ink = background.ink_map(work, dark)
-    mask, width = selection.ink_mask(ink)
-    return seg.remove_ruled_lines(mask, width)
+    mask, _ = selection.ink_mask(ink)  # without the paper's ruling on a photo
+    return mask
 
 
 def main() -> int:

@@ -34,15 +34,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from mnist_edge.errors import NoDigitError
-from mnist_edge.preprocess import background, boxfit, polarity, selection
+from mnist_edge.preprocess import background, boxfit, polarity, ruling, selection
 from mnist_edge.preprocess.components import Components, label
 from mnist_edge.preprocess.frontend import MIN_SIDE, WORK_SIDE
-from mnist_edge.preprocess.morphology import dilate3, erode3, resize, run_lengths
+from mnist_edge.preprocess.morphology import dilate3, erode3, resize
 
-RULED_LINE = 0.1  # a straight run this long (of the shorter side) is the paper's line...
-RULED_THICKNESS = 2  # ... when it is at most this thick (px)
-LINE_THICKNESS_OF_STROKE = 0.75  # ... and thinner than this share of the strokes
-LINE_GAP = 3  # gaps this short (px) in a line are the light's, not the paper's
 NUMBER_MIN_SHORT_SIDE = 96  # a long strip keeps digits this tall at least, not a few pixels
 NUMBER_MAX_SIDE = 1152  # ... but is never worked on larger than this
 DOT_SIZE = 3.0  # a piece no bigger than this many stroke widths is a dot...
@@ -253,8 +249,6 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
     if mask.mean() > selection.MAX_INK_FRACTION:
         raise NoDigitError(selection.NO_BACKGROUND)
     photo = ink.filter_width is not None
-    if photo:
-        mask = remove_ruled_lines(mask, width)
     comps = label(mask)
     keep = _pieces(comps, width, photo)
     lines = line_bands(comps, keep)
@@ -282,32 +276,6 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
     return Segmentation(pieces, len(lines), height / scale)
 
 
-def remove_ruled_lines(mask: np.ndarray, width: float) -> np.ndarray:
-    """The mask without the lines of squared or ruled paper: straight runs thinner than the strokes.
-
-    A number's digits are small on a photographed page, so its strokes are
-    not much wider than the paper's lines, and those lines (whole, or broken
-    by the light) would join the digits or pass for 1s. A pixel in a
-    horizontal run at least :data:`RULED_LINE` of the shorter side long (and
-    six stroke widths) that is thinner there than both
-    :data:`RULED_THICKNESS` pixels and three quarters of the strokes is a
-    line; the same upright. Where a stroke crosses a line the run is thick,
-    and stays.
-    """
-    long = max(RULED_LINE * min(mask.shape), 6 * width)
-    thin = min(RULED_THICKNESS, LINE_THICKNESS_OF_STROKE * width)
-    across, down = run_lengths(mask, 1), run_lengths(mask, 0)
-    # Light and noise break a line into dashes: its length is measured across short gaps.
-    along = run_lengths(_bridged(mask, 1), 1), run_lengths(_bridged(mask, 0), 0)
-    lines = ((along[0] >= long) & (down <= thin)) | ((along[1] >= long) & (across <= thin))
-    return mask & ~lines
-
-
-def _bridged(mask: np.ndarray, axis: int) -> np.ndarray:
-    """The mask with gaps of at most :data:`LINE_GAP` pixels along ``axis`` filled."""
-    return mask | (run_lengths(~mask, axis) <= LINE_GAP)
-
-
 def _pieces(comps: Components, width: float, photo: bool) -> np.ndarray:
     """Components that are strokes: specks dropped, and on a photo the rims along its edges."""
     if comps.count == 0:
@@ -315,17 +283,12 @@ def _pieces(comps: Components, width: float, photo: bool) -> np.ndarray:
     keep = selection.significant(comps, width)
     if photo:
         for k in np.flatnonzero(keep):
-            if selection.along_border(comps.box(k), comps.labels.shape) or _ruling_dash(comps.box(k), width):
+            box = comps.box(k)
+            if selection.along_border(box, comps.labels.shape) or ruling.is_ruling_dash(box, width):
                 keep[k] = False
     if not keep.any():
         raise NoDigitError("no digit found (no stroke-like ink)")
     return keep
-
-
-def _ruling_dash(box: Box, width: float) -> bool:
-    """A dash of the paper's ruling: a piece no thicker, upright or across, than a ruled line."""
-    top, bottom, left, right = box
-    return min(bottom - top, right - left) + 1 <= min(RULED_THICKNESS, LINE_THICKNESS_OF_STROKE * width)
 
 
 def column_groups(comps: Components, keep: np.ndarray, width: float = 0.0) -> List[np.ndarray]:

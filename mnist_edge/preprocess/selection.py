@@ -18,6 +18,7 @@ from mnist_edge.errors import NoDigitError
 from mnist_edge.preprocess.background import InkMap
 from mnist_edge.preprocess.components import Components, label
 from mnist_edge.preprocess.morphology import dilate3, erode3, otsu, stroke_width
+from mnist_edge.preprocess.ruling import remove_ruled_lines
 
 REACH_OF_GROUP = 0.25  # a stroke within a quarter of the digit's size belongs to it
 REACH_OF_STROKES = 2.0  # ... or within two stroke widths (dots of a dotted 7)
@@ -52,6 +53,9 @@ def normalised(ink: InkMap) -> np.ndarray:
 def ink_mask(ink: InkMap) -> Tuple[np.ndarray, float]:
     """Thresholds the ink map and drops 1-2 px lines and specks where strokes are wider.
 
+    On a photographed page (``ink.filter_width`` set) the paper's ruling goes
+    first (:func:`mnist_edge.preprocess.ruling.remove_ruled_lines`).
+
     Args:
         ink: the ink map.
 
@@ -61,6 +65,11 @@ def ink_mask(ink: InkMap) -> Tuple[np.ndarray, float]:
     norm = normalised(ink)
     mask = norm > max(otsu(norm), 0.4)
     width = stroke_width(mask)
+    if ink.filter_width is not None:  # a photographed page: its ruling is no ink
+        ruled = remove_ruled_lines(mask, width)
+        if ruled.any():
+            # Thin lines can outnumber the strokes' pixels: the width is the strokes' once they are gone.
+            mask, width = ruled, stroke_width(ruled)
     if width >= MIN_LINE_FREE_WIDTH:
         opened = dilate3(erode3(mask.astype(np.uint8))).astype(bool)
         if opened.any():

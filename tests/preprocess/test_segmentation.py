@@ -117,17 +117,6 @@ def test_overlapping_touching_digits_part_where_they_touch():
     assert np.array_equal(parts[0] | parts[1], mask) or (parts[0] | parts[1]).sum() >= 0.98 * mask.sum()
 
 
-def test_ruled_lines_go_and_strokes_stay():
-    mask = np.zeros((200, 300), bool)
-    mask[::25, :] = True  # the paper's lines, 1 px
-    mask[:, ::25] = True
-    mask[80:140, 100:106] = True  # a stroke 6 px wide
-    clean = seg.remove_ruled_lines(mask, 6.0)
-    assert clean[80:140, 101:105].all()
-    # only the single pixels where two lines cross are left (specks, dropped later)
-    assert run_lengths(clean, 1)[25, 150:250].max() <= 1 and run_lengths(clean, 0)[150:200, 280].max() == 0
-
-
 @pytest.mark.parametrize(
     "shape,short_at_least",
     [((100, 1000), 96), ((480, 640), 288), ((30, 40), 64)],
