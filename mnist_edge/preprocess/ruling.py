@@ -21,6 +21,7 @@ RULED_LINE = 0.1  # a straight run this long (of the shorter side) is the paper'
 RULED_THICKNESS = 2  # ... when it is at most this thick (px)
 LINE_THICKNESS_OF_STROKE = 0.75  # ... and thinner than this share of the strokes
 LINE_GAP = 3  # gaps this short (px) in a line are the light's, not the paper's
+RULED_PAGE_SIDE = 96  # an image shorter than this (px, working size) is no photographed page
 
 
 def remove_ruled_lines(mask: np.ndarray, width: float) -> np.ndarray:

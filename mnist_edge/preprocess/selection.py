@@ -18,7 +18,7 @@ from mnist_edge.errors import NoDigitError
 from mnist_edge.preprocess.background import InkMap
 from mnist_edge.preprocess.components import Components, label
 from mnist_edge.preprocess.morphology import dilate3, erode3, otsu, stroke_width
-from mnist_edge.preprocess.ruling import remove_ruled_lines
+from mnist_edge.preprocess.ruling import RULED_PAGE_SIDE, remove_ruled_lines
 
 REACH_OF_GROUP = 0.25  # a stroke within a quarter of the digit's size belongs to it
 REACH_OF_STROKES = 2.0  # ... or within two stroke widths (dots of a dotted 7)
@@ -65,7 +65,9 @@ def ink_mask(ink: InkMap) -> Tuple[np.ndarray, float]:
     norm = normalised(ink)
     mask = norm > max(otsu(norm), 0.4)
     width = stroke_width(mask)
-    if ink.filter_width is not None:  # a photographed page: its ruling is no ink
+    if ink.filter_width is not None and min(mask.shape) >= RULED_PAGE_SIDE:
+        # A photographed page: its ruling is no ink. (Not in a small image
+        # enlarged to the working size: a garment's seams would go.)
         ruled = remove_ruled_lines(mask, width)
         if ruled.any():
             # Thin lines can outnumber the strokes' pixels: the width is the strokes' once they are gone.

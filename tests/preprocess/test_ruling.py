@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_edge.preprocess import ruling, to_mnist
+from mnist_edge.preprocess import ruling, selection, to_mnist
+from mnist_edge.preprocess.background import InkMap
 from mnist_edge.preprocess.morphology import run_lengths
 
 
@@ -52,3 +53,24 @@ def test_a_small_digit_on_squared_paper_is_read_and_not_the_grid():
     gridded = to_mnist(_photo_of_squared_paper(grid=True)) > 64
     overlap = (plain & gridded).sum() / (plain | gridded).sum()
     assert overlap > 0.7, overlap
+
+
+def _ink_with_a_thin_line(side: int, photo: bool) -> InkMap:
+    ink = np.zeros((side, side), np.float32)
+    ink[side // 2, 5 : side - 5] = 1.0  # a 1 px straight line across
+    ink[10:40, 10:13] = 1.0  # a stroke 3 px wide (too thin for the opening that drops 1-2 px lines)
+    return InkMap(ink, 1.0, 0.1, 0.1 if photo else None)
+
+
+@pytest.mark.parametrize(
+    "side,photo,line_kept",
+    [
+        (300, True, False),  # a photographed page: the line is its ruling
+        (300, False, True),  # a clean drawing: a thin line is a stroke
+        (84, True, True),  # a small image enlarged (a 28x28 garment): no page, no ruling
+    ],
+)
+def test_the_ink_mask_drops_ruling_only_on_a_photographed_page(side, photo, line_kept):
+    mask, _ = selection.ink_mask(_ink_with_a_thin_line(side, photo))
+    assert mask[10:40, 10:13].all()
+    assert bool(mask[side // 2, side // 2]) is line_kept
