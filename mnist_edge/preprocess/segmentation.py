@@ -3,6 +3,8 @@
 The same stages as a single digit up to the ink mask (working size,
 polarity, background, :mod:`.selection`'s mask), then:
 
+0. **lean**: writing that leans past 25 degrees (:mod:`.slant`) is
+   sheared upright first, its boxes mapped back to the image;
 1. **pieces**: connected components, specks dropped; on a photo, the
    paper's ruling and the rims of shadows along the edges too;
 2. **lines**: bands of rows with ink (a slanted line is one band while its
@@ -34,10 +36,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from mnist_edge.errors import NoDigitError
-from mnist_edge.preprocess import background, boxfit, polarity, ruling, selection
+from mnist_edge.preprocess import background, boxfit, polarity, ruling, selection, slant
 from mnist_edge.preprocess.components import Components, label
 from mnist_edge.preprocess.frontend import MIN_SIDE, WORK_SIDE
 from mnist_edge.preprocess.morphology import dilate3, erode3, resize
+from mnist_edge.preprocess.slant import Frame
 
 NUMBER_MIN_SHORT_SIDE = 96  # a long strip keeps digits this tall at least, not a few pixels
 NUMBER_MAX_SIDE = 1152  # ... but is never worked on larger than this
@@ -112,17 +115,17 @@ class Ink:
         mask: the group's pixels (working size, bool).
         norm: the normalised ink the box fit crops from.
         width: the stroke width (working pixels).
-        scale: working size over the input's.
+        frame: where its pixels are in the input (scale, and a shear when the line leaned).
     """
 
     mask: np.ndarray
     norm: np.ndarray
     width: float
-    scale: float
+    frame: Frame
 
     def glyph(self, mask: np.ndarray) -> Optional[Glyph]:
         """Part of the ink (or all of it) through the single digit's box fit; None if it holds no digit."""
-        return _glyph(mask, self.norm, self.width, self.scale)
+        return _glyph(mask, self.norm, self.width, self.frame)
 
     def cut_points(self) -> List[int]:
         """Columns (offsets in the group's box) where touching digits may be cut apart, and both ends.
@@ -248,6 +251,13 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
     mask, width = selection.ink_mask(ink)
     if mask.mean() > selection.MAX_INK_FRACTION:
         raise NoDigitError(selection.NO_BACKGROUND)
+    frame = slant.Frame(scale)
+    lean = slant.line_slant(mask)
+    if abs(lean) >= slant.DESLANT_FROM:
+        # Writing that leans this far: its digits' columns overlap. Read it upright.
+        sheared, frame = slant.deslant(ink.ink, lean, frame)
+        ink = dataclasses.replace(ink, ink=sheared)
+        mask, width = selection.ink_mask(ink)
     photo = ink.filter_width is not None
     comps = label(mask)
     keep = _pieces(comps, width, photo)
@@ -268,9 +278,9 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
         box = _box_of(comps, group)
         kind = classify(box, height, band)
         if kind == "digit":
-            pieces.append(_digit_piece(comps, group, box, norm, width, scale))
+            pieces.append(_digit_piece(comps, group, box, norm, width, frame))
         elif kind == "dash":
-            pieces.append(Piece("dash", _to_input(box, scale)))
+            pieces.append(Piece("dash", frame.to_input(box)))
     if not any(p.kind == "digit" for p in pieces):
         raise NoDigitError("no digit found (no stroke-like ink)")
     return Segmentation(pieces, len(lines), height / scale)
@@ -426,18 +436,7 @@ def classify(box: Box, height: float, band: Tuple[int, int]) -> Optional[str]:
     return None
 
 
-def _to_input(box: Box, scale: float) -> Tuple[int, int, int, int]:
-    """A working-pixel box as ``(x, y, w, h)`` in the input's pixels."""
-    top, bottom, left, right = box
-    return (
-        int(round(left / scale)),
-        int(round(top / scale)),
-        max(1, int(round((right - left + 1) / scale))),
-        max(1, int(round((bottom - top + 1) / scale))),
-    )
-
-
-def _glyph(mask: np.ndarray, norm: np.ndarray, width: float, scale: float) -> Optional[Glyph]:
+def _glyph(mask: np.ndarray, norm: np.ndarray, width: float, frame: Frame) -> Optional[Glyph]:
     """One digit's mask through the single digit's box fit."""
     box = mask_box(mask)
     if box is None:
@@ -448,7 +447,7 @@ def _glyph(mask: np.ndarray, norm: np.ndarray, width: float, scale: float) -> Op
         form = boxfit.centre_by_mass(boxfit.to_box(crop))
     except NoDigitError:
         return None
-    return Glyph(form, _to_input(box, scale))
+    return Glyph(form, frame.to_input(box))
 
 
 def _aspect(box: Box) -> float:
@@ -476,12 +475,12 @@ def reading_log_prior(aspects: List[float], labels: Optional[List[Optional[int]]
     )
 
 
-def _digit_piece(comps, group, box, norm, width, scale) -> Piece:
+def _digit_piece(comps, group, box, norm, width, frame: Frame) -> Piece:
     """A group as one digit, with its ink to part if it holds touching digits."""
     member = np.zeros(comps.count + 1, bool)
     member[group] = True
-    ink = Ink(member[comps.labels], norm, width, scale)
-    return Piece("digit", _to_input(box, scale), ink.glyph(ink.mask), _aspect(box), ink)
+    ink = Ink(member[comps.labels], norm, width, frame)
+    return Piece("digit", frame.to_input(box), ink.glyph(ink.mask), _aspect(box), ink)
 
 
 def best_parted_prior() -> float:

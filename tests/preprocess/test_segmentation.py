@@ -8,6 +8,7 @@ from mnist_edge.errors import NoDigitError
 from mnist_edge.preprocess import segmentation as seg
 from mnist_edge.preprocess.components import label
 from mnist_edge.preprocess.morphology import run_lengths
+from mnist_edge.preprocess.slant import Frame
 
 
 def mask_of(boxes, shape=(60, 200)):
@@ -156,7 +157,7 @@ def test_no_parting_scores_above_the_parted_bound(aspects):
 
 def _ink(boxes, shape):
     mask = mask_of(boxes, shape)
-    return seg.Ink(mask, mask.astype(np.float32), 4.0, 1.0)
+    return seg.Ink(mask, mask.astype(np.float32), 4.0, Frame(1.0))
 
 
 def test_cut_points_fall_at_the_thin_joins_and_include_both_ends():

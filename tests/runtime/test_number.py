@@ -252,3 +252,40 @@ def test_without_groups_to_weigh_the_writer_width_is_mnists():
 def test_a_narrow_digit_scores_higher_for_a_narrow_writer(aspect, label):
     part = number_mod._Part(digit=None, aspect=aspect, label=label, fixed=0.0)
     assert part.score(0.6) > part.score(1.0)
+
+
+def _leaning(png: bytes, degrees: float) -> bytes:
+    """The image sheared so its writing leans ``degrees`` to the right (tops right of feet)."""
+    image = Image.open(io.BytesIO(png)).convert("L")
+    w, h = image.size
+    t = np.tan(np.radians(degrees))
+    pad = int(t * h)
+    # Each output pixel takes the input pixel t * (rows above the bottom) to its left.
+    sheared = image.transform((w + pad, h), Image.AFFINE, (1, t, -t * h, 0, 1, 0), fillcolor=250)
+    buffer = io.BytesIO()
+    sheared.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "text,gap,lean",
+    [
+        (
+            "4711",
+            -0.05,
+            40,
+        ),  # touching, leaning 40 degrees: upright, the 1s' feet no longer reach the next digit
+        ("1234", -0.05, 40),
+        ("2058", 0.1, 35),
+    ],
+)
+def test_a_number_written_leaning_far_reads_as_written(numbers, text, gap, lean):
+    """Writing leaning past 25 degrees (MNIST's writers lean up to ~20) is read upright."""
+    png = _leaning(write(list(text), gap=gap), lean)
+    reading = numbers.read_bytes(png, "leaning")
+    assert reading.number == text, reading.to_json()
+    width = Image.open(io.BytesIO(png)).size[0]
+    lefts = [d.box[0] for d in reading.digits]
+    assert lefts == sorted(lefts) and all(
+        d.box[0] >= 0 and d.box[0] + d.box[2] <= width + 2 for d in reading.digits
+    )

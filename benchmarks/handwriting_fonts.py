@@ -1,0 +1,130 @@
+"""Digits and numbers written in the handwriting fonts Debian packages: other writers, held out.
+
+Each of these fonts is one person's handwriting (or a marker or brush
+style) that the project never trained on. For every installed font file,
+every digit is typed on paper (random size 40-120 px, tilt +-6 degrees, paper
+and ink shades) and read as ``predict`` reads a file; then numbers of 2-6
+digits are typed the same way, with the font's own spacing, and read as
+``predict --number`` reads them. Prints per font: digits right, answered
+"not a digit", numbers right (whole) and digits right within numbers
+(aligned), and the totals.
+
+``femkeklaver`` draws its digits as outlines (two parallel lines round each
+stroke, which no pen writes): it is reported on its own line and left out of
+the totals.
+
+Install the fonts first (about 3 MB):
+
+    apt-get install fonts-bwht fonts-comic-neue fonts-dancingscript fonts-breip \\
+        fonts-femkeklaver fonts-dkg-handwriting fonts-humor-sans fonts-klee \\
+        fonts-leckerli-one fonts-yusei-magic
+    python benchmarks/handwriting_fonts.py [--per-digit 3] [--numbers 12] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import io
+import os
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from mnist_edge.evaluation.number_eval import aligned_matches
+from mnist_edge.runtime import Predictor, default_model_path
+from mnist_edge.runtime.number import NumberReader
+from mnist_edge.runtime.reading import Reader
+
+FONT_FOLDERS = (
+    "/usr/share/fonts/opentype/bwht",
+    "/usr/share/fonts/opentype/comic-neue",
+    "/usr/share/fonts/opentype/dancingscript",
+    "/usr/share/fonts/truetype/breip",
+    "/usr/share/fonts/truetype/femkeklaver",
+    "/usr/share/fonts/truetype/fifthhorseman",
+    "/usr/share/fonts/truetype/humor-sans",
+    "/usr/share/fonts/truetype/klee",
+    "/usr/share/fonts/truetype/leckerli-one",
+    "/usr/share/fonts/truetype/yusei-magic",
+)
+OUTLINED = ("femkeklaver",)  # digits drawn as outlines: reported, not counted
+
+
+def handwriting_fonts():
+    return sorted(f for folder in FONT_FOLDERS for f in glob.glob(os.path.join(folder, "*.[ot]tf")))
+
+
+def typed(text: str, font_path: str, rng: np.random.Generator) -> bytes:
+    """``text`` typed in the font on paper, tilted a little, as PNG bytes."""
+    size = int(rng.integers(40, 120))
+    font = ImageFont.truetype(font_path, size)
+    left, top, right, bottom = font.getbbox(text)
+    paper = int(rng.integers(200, 250))
+    image = Image.new("L", (right - left + size, bottom - top + size), paper)
+    ImageDraw.Draw(image).text(
+        (size // 2 - left, size // 2 - top), text, font=font, fill=int(rng.integers(0, 60))
+    )
+    image = image.rotate(float(rng.uniform(-6, 6)), resample=Image.BILINEAR, fillcolor=paper)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def measure_font(font_path, reader, numbers, args, rng):
+    """[digits, right, not a digit, numbers, numbers right, number digits, number digits right]."""
+    cell = [0] * 7
+    for label in "0123456789":
+        for _ in range(args.per_digit):
+            reading = reader.read_bytes(typed(label, font_path, rng), label)
+            cell[0] += 1
+            cell[1] += reading.label == label
+            cell[2] += reading.label is None and reading.error is None
+    for _ in range(args.numbers):
+        truth = "".join(str(int(d)) for d in rng.integers(10, size=int(rng.integers(2, 7))))
+        answer = numbers.read_bytes(typed(truth, font_path, rng), truth).number or ""
+        cell[3] += 1
+        cell[4] += answer == truth
+        cell[5] += len(truth)
+        cell[6] += aligned_matches(truth, answer)
+    return cell
+
+
+def line(name, c):
+    digits = f"{c[0]:>6}{c[1] / c[0]:>9.3f}{c[2] / c[0]:>9.3f}"
+    return f"{name:<32}{digits}{c[3]:>6}{c[4] / c[3]:>9.3f}{c[6] / c[5]:>9.3f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-digit", type=int, default=3, help="images of each digit per font")
+    parser.add_argument("--numbers", type=int, default=12, help="numbers per font")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default=None)
+    args = parser.parse_args()
+    fonts = handwriting_fonts()
+    if not fonts:
+        print("no handwriting fonts installed: see this script's docstring", file=sys.stderr)
+        return 2
+    reader = Reader(Predictor(args.model or default_model_path()))
+    numbers = NumberReader(reader)
+    rng = np.random.default_rng(args.seed)
+    print(f"model {reader.predictor.model_path}; {len(fonts)} font files")
+    print(f"{'font':<32}{'n':>6}{'right':>9}{'no dgt':>9}{'nums':>6}{'whole':>9}{'digits':>9}")
+    total = collections.Counter()
+    for font_path in fonts:
+        cell = measure_font(font_path, reader, numbers, args, rng)
+        name = os.path.basename(font_path)
+        outlined = any(o in font_path for o in OUTLINED)
+        print(line(name + (" (outlines)" if outlined else ""), cell))
+        if not outlined:
+            for k, v in enumerate(cell):
+                total[k] += v
+    print(line("all but outlines", [total[k] for k in range(7)]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
