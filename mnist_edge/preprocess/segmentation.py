@@ -251,13 +251,7 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
     mask, width = selection.ink_mask(ink)
     if mask.mean() > selection.MAX_INK_FRACTION:
         raise NoDigitError(selection.NO_BACKGROUND)
-    frame = slant.Frame(scale)
-    lean = slant.line_slant(mask)
-    if abs(lean) >= slant.DESLANT_FROM:
-        # Writing that leans this far: its digits' columns overlap. Read it upright.
-        sheared, frame = slant.deslant(ink.ink, lean, frame)
-        ink = dataclasses.replace(ink, ink=sheared)
-        mask, width = selection.ink_mask(ink)
+    ink, mask, width, frame = _upright(ink, mask, width, scale)
     photo = ink.filter_width is not None
     comps = label(mask)
     keep = _pieces(comps, width, photo)
@@ -284,6 +278,22 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
     if not any(p.kind == "digit" for p in pieces):
         raise NoDigitError("no digit found (no stroke-like ink)")
     return Segmentation(pieces, len(lines), height / scale)
+
+
+def _upright(ink: background.InkMap, mask: np.ndarray, width: float, scale: float):
+    """(ink, mask, stroke width, frame), sheared upright when the writing leans past 25 degrees.
+
+    Leaning digits' columns overlap (the top of one over the foot of the
+    next), so they would group and part badly.
+    """
+    frame = Frame(scale)
+    lean = slant.line_slant(mask)
+    if abs(lean) < slant.DESLANT_FROM:
+        return ink, mask, width, frame
+    sheared, frame = slant.deslant(ink.ink, lean, frame)
+    ink = dataclasses.replace(ink, ink=sheared)
+    mask, width = selection.ink_mask(ink)
+    return ink, mask, width, frame
 
 
 def _pieces(comps: Components, width: float, photo: bool) -> np.ndarray:
