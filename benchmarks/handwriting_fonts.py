@@ -7,7 +7,8 @@ and ink shades) and read as ``predict`` reads a file; then numbers of 2-6
 digits are typed the same way, with the font's own spacing, and read as
 ``predict --number`` reads them. Prints per font: digits right, answered
 "not a digit", numbers right (whole) and digits right within numbers
-(aligned), and the totals.
+(aligned), and the totals; then the same numbers handed over as a clean
+drawing, a scan and a photo of squared paper (:func:`mnist_edge.synthesis.numbers.render`).
 
 ``femkeklaver`` draws its digits as outlines (two parallel lines round each
 stroke, which no pen writes): it is reported on its own line and left out of
@@ -34,9 +35,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_edge.evaluation.number_eval import aligned_matches
+from mnist_edge.preprocess import pil_to_gray
 from mnist_edge.runtime import Predictor, default_model_path
 from mnist_edge.runtime.number import NumberReader
 from mnist_edge.runtime.reading import Reader
+from mnist_edge.synthesis import numbers as number_styles
 
 FONT_FOLDERS = (
     "/usr/share/fonts/opentype/bwht",
@@ -73,8 +76,18 @@ def typed(text: str, font_path: str, rng: np.random.Generator) -> bytes:
     return buffer.getvalue()
 
 
-def measure_font(font_path, reader, numbers, args, rng):
-    """[digits, right, not a digit, numbers, numbers right, number digits, number digits right]."""
+def handed_over(png: bytes, style: str, rng: np.random.Generator) -> np.ndarray:
+    """The typed number as a drawing, scan or photo would give it (grey in [0, 1])."""
+    ink = 1.0 - np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float32) / 255.0
+    ink = (ink - ink.min()) / max(float(np.ptp(ink)), 1e-6)
+    return pil_to_gray(Image.open(io.BytesIO(number_styles.render(ink, rng, style))))
+
+
+def measure_font(font_path, reader, numbers, args, rng, styles):
+    """[digits, right, not a digit, numbers, numbers right, number digits, number digits right].
+
+    With ``styles``, each number is also read as a drawing, a scan and a photo, and counted there.
+    """
     cell = [0] * 7
     for label in "0123456789":
         for _ in range(args.per_digit):
@@ -84,11 +97,17 @@ def measure_font(font_path, reader, numbers, args, rng):
             cell[2] += reading.label is None and reading.error is None
     for _ in range(args.numbers):
         truth = "".join(str(int(d)) for d in rng.integers(10, size=int(rng.integers(2, 7))))
-        answer = numbers.read_bytes(typed(truth, font_path, rng), truth).number or ""
+        png = typed(truth, font_path, rng)
+        answer = numbers.read_bytes(png, truth).number or ""
         cell[3] += 1
         cell[4] += answer == truth
         cell[5] += len(truth)
         cell[6] += aligned_matches(truth, answer)
+        if styles is not None:
+            for style in number_styles.STYLES:
+                answer = numbers.read_gray(truth, handed_over(png, style, rng)).number or ""
+                styles[style][0] += 1
+                styles[style][1] += answer == truth
     return cell
 
 
@@ -114,15 +133,20 @@ def main() -> int:
     print(f"model {reader.predictor.model_path}; {len(fonts)} font files")
     print(f"{'font':<32}{'n':>6}{'right':>9}{'no dgt':>9}{'nums':>6}{'whole':>9}{'digits':>9}")
     total = collections.Counter()
+    styles = {style: [0, 0] for style in number_styles.STYLES}
     for font_path in fonts:
-        cell = measure_font(font_path, reader, numbers, args, rng)
-        name = os.path.basename(font_path)
         outlined = any(o in font_path for o in OUTLINED)
+        cell = measure_font(font_path, reader, numbers, args, rng, None if outlined else styles)
+        name = os.path.basename(font_path)
         print(line(name + (" (outlines)" if outlined else ""), cell))
         if not outlined:
             for k, v in enumerate(cell):
                 total[k] += v
     print(line("all but outlines", [total[k] for k in range(7)]))
+    print(
+        "the same numbers handed over as",
+        ", ".join(f"{k} {n_right / n:.3f}" for k, (n, n_right) in styles.items()),
+    )
     return 0
 
 
