@@ -21,7 +21,9 @@ answer), so adding ``--number`` never changes a single digit's label.
 Touching digits come from segmentation with several readings (one digit,
 or split in two or more); the one kept has the highest log-probability:
 the model's confidence in each of its digits, times how likely that digit
-is to be as wide as its part is, times the chance that digits touch.
+is to be as wide as its part is, times the chance that digits touch. The
+widths are weighed for the writer: the whole line is read at the width
+scale (a share of MNIST's widths) its groups score best at.
 
 numpy, Pillow and the interpreter only.
 """
