@@ -25,7 +25,8 @@
 # Env: X86_PYTHON (a python with mnist-edge[runtime,serve,watch]; default .venv-runtime or
 #      .venv), PI_CHECK_MNIST (MNIST PNGs, default 250), PI_CHECK_PHOTOS (50),
 #      PI_CHECK_CPUS ("cortex-a72 cortex-a76", checked in parallel), PI_CHECK_RELEASES
-#      ("bookworm trixie"), PI_CHECK_BENCH_IMAGES (500), PI_CHECK_EVAL_IMAGES (2000).
+#      ("bookworm trixie"), PI_CHECK_BENCH_IMAGES (500), PI_CHECK_EVAL_IMAGES (2000),
+#      PI_CHECK_WHEEL (the project's wheel, built already; default: built here).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -88,8 +89,13 @@ LIST
 # 2. The project's wheel, built on x86 (emulated pip cannot spawn arm64 builds).
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$X86_PYTHON" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" . >/dev/null 2>&1 \
-  || python3 -m pip wheel -q --no-deps -w "$work/dist" . >/dev/null 2>&1
+# PI_CHECK_WHEEL: one built already (CI runs two checks side by side: one build, no race in the tree).
+if [ -n "${PI_CHECK_WHEEL:-}" ]; then
+  mkdir -p "$work/dist" && cp "$PI_CHECK_WHEEL" "$work/dist/"
+else
+  "$X86_PYTHON" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" . >/dev/null 2>&1 \
+    || python3 -m pip wheel -q --no-deps -w "$work/dist" . >/dev/null 2>&1
+fi
 WHEEL="$(ls "$work"/dist/mnist_edge-*.whl)"
 
 # 3. Images, and the x86 reference answers.
