@@ -251,9 +251,8 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
     mask, width = selection.ink_mask(ink)
     if mask.mean() > selection.MAX_INK_FRACTION:
         raise NoDigitError(selection.NO_BACKGROUND)
-    ink, mask, width, frame = _upright(ink, mask, width, scale)
+    ink, comps, width, frame = _upright(ink, mask, width, scale)
     photo = ink.filter_width is not None
-    comps = label(mask)
     keep = _pieces(comps, width, photo)
     lines = line_bands(comps, keep)
     on_line = np.zeros_like(keep)
@@ -281,19 +280,21 @@ def _segment(work: np.ndarray, dark_ink: bool, scale: float) -> Segmentation:
 
 
 def _upright(ink: background.InkMap, mask: np.ndarray, width: float, scale: float):
-    """(ink, mask, stroke width, frame), sheared upright when the writing leans past 25 degrees.
+    """(ink, its components, stroke width, frame), sheared upright when the writing leans past 25 degrees.
 
     Leaning digits' columns overlap (the top of one over the foot of the
-    next), so they would group and part badly.
+    next), so they would group and part badly. The mask is labelled once
+    for the lean and the pieces alike unless it is sheared.
     """
     frame = Frame(scale)
-    lean = slant.line_slant(mask)
+    comps = label(mask)
+    lean = slant.line_slant(mask, comps)
     if abs(lean) < slant.DESLANT_FROM:
-        return ink, mask, width, frame
+        return ink, comps, width, frame
     sheared, frame = slant.deslant(ink.ink, lean, frame)
     ink = dataclasses.replace(ink, ink=sheared)
     mask, width = selection.ink_mask(ink)
-    return ink, mask, width, frame
+    return ink, label(mask), width, frame
 
 
 def _pieces(comps: Components, width: float, photo: bool) -> np.ndarray:

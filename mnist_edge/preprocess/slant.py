@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
-from mnist_edge.preprocess.components import label
+from mnist_edge.preprocess.components import Components, label
 
 DESLANT_FROM = 25.0  # degrees: a line leaning less is read as it is (MNIST's writers lean up to ~20)
 SLANT_RANGE = 45.0  # degrees either way that are tried...
@@ -65,7 +65,7 @@ class Frame:
         )
 
 
-def line_slant(mask: np.ndarray) -> float:
+def line_slant(mask: np.ndarray, comps: Optional[Components] = None) -> float:
     """The lean of the ink in degrees (positive: leaning right, tops to the right of feet); 0 when unsure.
 
     Two measures must agree: each digit-shaped piece's lean from its second
@@ -76,8 +76,12 @@ def line_slant(mask: np.ndarray) -> float:
     side have no moment lean; a single slanted stroke has no profile to
     sharpen beyond itself. When both lean past :data:`DESLANT_FROM` the
     same way, their mean is the line's lean.
+
+    Args:
+        mask: the line's ink.
+        comps: its components, when the caller has labelled it already.
     """
-    comps = label(mask)
+    comps = comps if comps is not None else label(mask)
     if comps.count == 0:
         return 0.0
     by_moments = _moment_lean(comps)
@@ -95,14 +99,14 @@ def line_slant(mask: np.ndarray) -> float:
     return (by_moments + by_profile) / 2.0
 
 
-def _moment_lean(comps) -> float:
+def _moment_lean(comps: Components) -> float:
     """The ink-weighted median of the digit-shaped components' leans (degrees), from their second moments.
 
     0 when fewer than :data:`MIN_LEAN_PIECES` pieces can vote.
     """
     ys, xs = np.nonzero(comps.labels)
     k = comps.labels[ys, xs]
-    n = np.bincount(k, minlength=comps.count + 1).astype(np.float64)
+    n = comps.area.astype(np.float64)
     # Only digit-shaped pieces: a group of touching digits leans with its
     # baseline's drift, whatever its strokes do.
     height = comps.bottom - comps.top + 1
