@@ -63,6 +63,16 @@ def digit_source(args):
     return dataset.x_test, dataset.y_test
 
 
+def tally(cells, keys, truth: str, answer: str) -> None:
+    """Counts one number in each cell it belongs to: numbers, right, digits, digits right (aligned)."""
+    for key in keys:
+        cell = cells[key]
+        cell[0] += 1
+        cell[1] += answer == truth
+        cell[2] += len(truth)
+        cell[3] += aligned_matches(truth, answer)
+
+
 def side_by_side(args, reader) -> int:
     """Numbers made of the folder's image files put side by side as they are; prints their table."""
     items = labelled_images(args.images, DIGITS)
@@ -77,12 +87,7 @@ def side_by_side(args, reader) -> int:
             line = np.concatenate([_to_height(g, height) for g in grays], axis=1)
             truth = "".join(label for _, label in picked)
             answer = reader.read_gray("", line).number or ""
-            for key in (("length", length), ("all",)):
-                cell = cells[key]
-                cell[0] += 1
-                cell[1] += answer == truth
-                cell[2] += len(truth)
-                cell[3] += aligned_matches(truth, answer)
+            tally(cells, (("length", length), ("all",)), truth, answer)
     print(f"numbers made of {args.images}'s images side by side; model {args.model or default_model_path()}")
     print(f"{'':<22}{'n':>7}{'numbers':>10}{'digits':>10}")
     for name, key in [("all", ("all",))] + [(f"length {n}", ("length", n)) for n in LENGTHS]:
@@ -145,18 +150,14 @@ def main() -> int:
                     truth = "".join(str(int(y[i])) for i in idx)
                     image = numbers.render(numbers.compose(x[idx], rng, layout), rng, style)
                     answer = reader.read_gray("", pil_to_gray(Image.open(io.BytesIO(image)))).number or ""
-                    for key in (
+                    keys = (
                         (layout_name, style, length),
                         ("layout", layout_name),
                         ("style", style),
                         ("length", length),
                         ("all",),
-                    ):
-                        cell = cells[key]
-                        cell[0] += 1
-                        cell[1] += answer == truth
-                        cell[2] += len(truth)
-                        cell[3] += aligned_matches(truth, answer)
+                    )
+                    tally(cells, keys, truth, answer)
                     if answer != truth:
                         misreads.append((layout_name, style, truth, answer))
     seconds = time.perf_counter() - started
