@@ -62,6 +62,14 @@ from mnist_edge.cli.common import (
     "the training digits, found as predict --number finds them), so reading a number parts them.",
 )
 @click.option(
+    "--writers",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Share of the --augment, --styles and --touching digits redrawn as other writers' hands "
+    "leave them: narrower (0.55-0.8 of their width), and in touching groups also coarse (8x8 scans).",
+)
+@click.option(
     "--outlier-data",
     type=click.Path(exists=True, path_type=str),
     default=None,
@@ -127,6 +135,7 @@ def command(
     outliers,
     styles,
     touching,
+    writers,
     outlier_data,
     epochs,
     batch_size,
@@ -155,20 +164,29 @@ def command(
     from mnist_edge.errors import require_tensorflow
 
     if images_dir and (
-        augment_copies or outliers or styles or touching or train_limit or arch != constants.DEFAULT_ARCH
+        augment_copies
+        or outliers
+        or styles
+        or touching
+        or writers
+        or train_limit
+        or arch != constants.DEFAULT_ARCH
     ):
         raise click.UsageError(
             "--images fine-tunes a model: --arch, --augment, --styles, --outliers, --touching, "
-            "--train-limit do not apply"
+            "--writers, --train-limit do not apply"
         )
     if from_model and arch != constants.DEFAULT_ARCH:
         raise click.UsageError("--from MODEL continues that model: --arch does not apply")
     if qat and (not from_model or not from_model.endswith(".keras")):
         raise click.UsageError("--qat fine-tunes a trained model: give --from MODEL.keras")
-    if qat and (images_dir or augment_copies or outliers or styles or touching or train_limit):
+    if qat and (images_dir or augment_copies or outliers or styles or touching or writers or train_limit):
         raise click.UsageError(
-            "--qat fine-tunes on MNIST: --images, --augment, --styles, --outliers, --touching do not apply"
+            "--qat fine-tunes on MNIST: --images, --augment, --styles, --outliers, --touching, --writers "
+            "do not apply"
         )
+    if writers and not (augment_copies or styles or touching):
+        raise click.UsageError("--writers redraws digits of --augment, --styles or --touching: give one")
     require_tensorflow("mnist-edge train")
     from mnist_edge import data as data_mod
     from mnist_edge.fsutil import ensure_writable_dir
@@ -203,6 +221,7 @@ def command(
         styles,
         from_model,
         touching,
+        writers,
     )
     meta = train_mod.train(dataset, out_dir, config, log)
     summary = train_mod.summary(meta)

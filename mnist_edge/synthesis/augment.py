@@ -38,6 +38,9 @@ from mnist_edge.preprocess import boxfit, to_mnist
 from mnist_edge.synthesis import outliers, renderings
 
 CHUNK = 500  # items per task: a seed each, so results do not depend on the worker count
+# Other writers' digits are narrower than MNIST's (optdigits' about 0.65 of their height):
+# the range of widths, as a share of the digit's own, that --writers draws.
+NARROW_WIDTH = (0.55, 0.8)
 
 
 def cache_dir() -> Path:
@@ -99,14 +102,22 @@ def cached(
     return arrays
 
 
-def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def affine(digit: np.ndarray, rng: np.random.Generator, writers: float = 0.0) -> np.ndarray:
     """A slightly rotated, sheared, stretched and bent copy of an MNIST digit, in MNIST form again.
 
     Drawn at 4x, transformed, and normalised back (box 20, centre of mass) by
     the front-end's own box fit, so only the shape changes.
+
+    Args:
+        digit: ``(28, 28)`` uint8 MNIST digit.
+        rng: the random generator.
+        writers: share of digits drawn as narrow as other writers' hands
+            (:data:`NARROW_WIDTH` of their width). At 0 no extra random draw
+            is made, so earlier training sets render exactly as before.
     """
     from PIL import Image
 
+    narrow = writers > 0 and rng.random() < writers
     ink = renderings.enlarge(renderings.ink_box(digit), 4, "bicubic")
     ink = np.pad(ink, max(ink.shape) // 2)
     if rng.random() < 0.5:
@@ -114,7 +125,7 @@ def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = ink.shape
     angle = np.deg2rad(rng.uniform(-12, 12))
     shear = rng.uniform(-0.25, 0.25)
-    sx, sy = np.exp(rng.uniform(-0.2, 0.2)), 1.0
+    sx, sy = (rng.uniform(*NARROW_WIDTH) if narrow else np.exp(rng.uniform(-0.2, 0.2))), 1.0
     c, s = np.cos(angle), np.sin(angle)
     forward = np.array([[c, -s], [s, c]]) @ np.array([[1, shear], [0, 1]]) @ np.diag([sx, sy])
     inverse = np.linalg.inv(forward)
@@ -130,6 +141,28 @@ def affine(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return digit
     crop = out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     return boxfit.centre_by_mass(boxfit.to_box(crop))
+
+
+def narrowed(digit: np.ndarray, width: float) -> np.ndarray:
+    """A digit's ink box squeezed to ``width`` of its width (height kept): a narrower hand."""
+    ink = renderings.ink_box(digit)
+    w = max(1, round(ink.shape[1] * width))
+    return renderings.to_u8(np.clip(renderings.resize(ink, (w, ink.shape[0]), "bilinear"), 0, 1))
+
+
+def other_hand(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A digit as another writer's hand and scanner might leave it, in MNIST form again.
+
+    Narrower (:data:`NARROW_WIDTH`), and half the time also counted into a
+    coarse bitmap (6-10 px, like the 8x8 scans of other writer collections)
+    and brought back through the front-end, blur and all. Used to compose
+    touching groups of such digits, which look like one ordinary digit.
+    """
+    if rng.random() < 0.5:
+        coarse = through_front_end(_counted(digit, rng))
+        if coarse is not None:
+            digit = coarse
+    return narrowed(digit, rng.uniform(*NARROW_WIDTH))
 
 
 def _scan(d, rng):
@@ -198,18 +231,19 @@ def _pick(table, rng):
     return table[int(rng.choice(len(table), p=weights / weights.sum()))][1]
 
 
-def augment_digit(digit: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
+def augment_digit(digit: np.ndarray, rng: np.random.Generator, writers: float = 0.0) -> Optional[np.ndarray]:
     """One augmented sample: a rendering of a transformed digit, through the front-end.
 
     Args:
         digit: ``(28, 28)`` uint8 MNIST digit.
         rng: the random generator.
+        writers: share drawn narrow (:func:`affine`).
 
     Returns:
         ``(28, 28)`` uint8 as ``predict`` would see it, or None if the
         front-end found no digit in the rendering.
     """
-    shaped = affine(digit, rng) if rng.random() < 0.8 else digit
+    shaped = affine(digit, rng, writers) if rng.random() < 0.8 else digit
     image = _pick(DIGIT_RENDERINGS, rng)(shaped, rng)
     return through_front_end(image)
 
@@ -223,11 +257,11 @@ def through_front_end(image: np.ndarray) -> Optional[np.ndarray]:
 
 
 def _digit_chunk(args):
-    digits, labels, seed = args
+    digits, labels, seed, writers = args
     rng = np.random.default_rng(seed)
     images, kept = [], []
     for digit, label in zip(digits, labels):
-        out = augment_digit(digit, rng)
+        out = augment_digit(digit, rng, writers)
         if out is not None:
             images.append(out)
             kept.append(label)
@@ -257,6 +291,7 @@ def augmented_digits(
     seed: int,
     workers: Optional[int] = None,
     log: Callable[[str], None] = lambda _m: None,
+    writers: float = 0.0,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """``copies`` augmented versions of every digit, as the front-end presents them.
 
@@ -267,6 +302,7 @@ def augmented_digits(
         seed: the seed (results depend on it, not on ``workers``).
         workers: processes (default: all cores).
         log: progress lines.
+        writers: share drawn as narrow as other writers' hands (:func:`affine`).
 
     Returns:
         ``(images, labels)``; renderings the front-end found no digit in are left out.
@@ -276,7 +312,12 @@ def augmented_digits(
     for _ in range(copies):
         for start in range(0, len(x), CHUNK):
             tasks.append(
-                (x[start : start + CHUNK], y[start : start + CHUNK], seeds[len(tasks)].generate_state(1)[0])
+                (
+                    x[start : start + CHUNK],
+                    y[start : start + CHUNK],
+                    seeds[len(tasks)].generate_state(1)[0],
+                    writers,
+                )
             )
     parts = _run_chunks(_digit_chunk, tasks, workers, log, "digits")
     return (
@@ -288,12 +329,12 @@ def augmented_digits(
 def _style_chunk(args):
     from mnist_edge.synthesis import glyphs
 
-    count, first, seed = args
+    count, first, seed, writers = args
     rng = np.random.default_rng(seed)
     images, kept = [], []
     for k in range(first, first + count):
         label = k % 10
-        out = augment_digit(glyphs.mnist_form(str(label), rng), rng)
+        out = augment_digit(glyphs.mnist_form(str(label), rng), rng, writers)
         if out is not None:
             images.append(out)
             kept.append(label)
@@ -305,6 +346,7 @@ def style_digits(
     seed: int,
     workers: Optional[int] = None,
     log: Callable[[str], None] = lambda _m: None,
+    writers: float = 0.0,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """``count`` digits in the forms MNIST's writers rarely used, as the front-end presents them.
 
@@ -313,12 +355,14 @@ def style_digits(
     ...) with a random pen and wobble, then augmented exactly like an MNIST
     digit (:func:`augment_digit`). Labels cycle 0..9, so classes are balanced.
 
+    ``writers`` is the share drawn narrow, as in :func:`augmented_digits`.
+
     Returns:
         ``(images, labels)``; renderings the front-end found no digit in are left out.
     """
     seeds = np.random.SeedSequence([seed, 4]).spawn(-(-count // CHUNK))
     tasks = [
-        (min(CHUNK, count - start), start, seeds[i].generate_state(1)[0])
+        (min(CHUNK, count - start), start, seeds[i].generate_state(1)[0], writers)
         for i, start in enumerate(range(0, count, CHUNK))
     ]
     parts = _run_chunks(_style_chunk, tasks, workers, log, "styles")
@@ -407,7 +451,7 @@ def _touching_chunk(args):
     from mnist_edge.preprocess.segmentation import segment
     from mnist_edge.synthesis import numbers
 
-    digits, count, seed = args
+    digits, count, seed, writers = args
     rng = np.random.default_rng(seed)
     layout = numbers.Layout(gap=TOUCHING_GAP, drift=0.03, scale=(0.9, 1.1), slant=(-6.0, 6.0))
     sizes, shares = zip(*TOUCHING_SIZES)
@@ -415,6 +459,8 @@ def _touching_chunk(args):
     for _ in range(count):
         size = int(rng.choice(sizes, p=np.asarray(shares) / sum(shares)))
         picked = digits[rng.integers(len(digits), size=size)]
+        if writers > 0 and rng.random() < writers:  # a whole number in one other hand
+            picked = [other_hand(d, rng) for d in picked]
         encoded = numbers.render(numbers.compose(picked, rng, layout), rng, str(rng.choice(numbers.STYLES)))
         try:
             found = segment(pil_to_gray(open_image_bytes(encoded)))
@@ -434,6 +480,7 @@ def touching_groups(
     seed: int,
     workers: Optional[int] = None,
     log: Callable[[str], None] = lambda _m: None,
+    writers: float = 0.0,
 ) -> np.ndarray:
     """Two or three touching digits as one digit-sized box: what a number's reader sees before parting them.
 
@@ -451,6 +498,9 @@ def touching_groups(
         seed: the seed (results depend on it, not on ``workers``).
         workers: processes.
         log: progress lines.
+        writers: share of groups whose digits are all in another hand
+            (:func:`other_hand`: narrower, some coarse): such pairs look like
+            one ordinary digit, which is what the reader must learn to doubt.
 
     Returns:
         ``(m, 28, 28)`` uint8.
@@ -462,6 +512,6 @@ def touching_groups(
         n = min(CHUNK, count - start)
         # Each task carries just the digits it may draw from.
         pool = digits[picker.integers(len(digits), size=min(len(digits), 4 * n))]
-        tasks.append((pool, n, seeds[i].generate_state(1)[0]))
+        tasks.append((pool, n, seeds[i].generate_state(1)[0], writers))
     parts = _run_chunks(_touching_chunk, tasks, workers, log, "touching digits")
     return np.concatenate(parts) if parts else np.zeros((0, 28, 28), np.uint8)

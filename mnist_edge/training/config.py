@@ -28,6 +28,9 @@ class TrainConfig:
         styles: digits in the forms MNIST lacks (0: none), rendered like the augmented ones.
         touching: two or three touching digits as one box, taught as non-digits
             (0: none), so a number's reader can tell them from one wide digit.
+        writers: share of augmented, style and touching digits redrawn as other
+            writers' hands leave them (narrower; touching groups also coarse),
+            0 to 1 (0: none; earlier training sets render exactly as before).
         start_from: continue training this model (a ``.keras``, an int8
             ``.tflite``, or "default") instead of starting from random weights.
     """
@@ -43,6 +46,7 @@ class TrainConfig:
     styles: int = 0
     start_from: Optional[str] = None
     touching: int = 0
+    writers: float = 0.0
 
     @property
     def robust(self) -> bool:

@@ -191,6 +191,7 @@ def _metadata(
             "outliers": options.outliers,
             "styles": options.styles,
             "touching": options.touching,
+            "writers": options.writers,
         },
         "continued_from": continued_from,
         "threads": threads,

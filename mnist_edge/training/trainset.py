@@ -55,6 +55,11 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
+def _writers_key(options: TrainConfig) -> tuple:
+    """The cache key's share of other hands: empty at 0, so a set without --writers keeps its key."""
+    return (options.writers,) if options.writers else ()
+
+
 def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[str], None]) -> TrainingSet:
     """Clean digits, augmented digits and outliers, with their targets and weights."""
 
@@ -64,12 +69,17 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[
             f"augment: {options.augment_copies} cop{'y' if options.augment_copies == 1 else 'ies'}"
             f" of {len(y)} digits drawn as real images arrive, through the front-end"
         )
-        key = (_digest(x), _digest(y), options.augment_copies, options.seed)
+        key = (_digest(x), _digest(y), options.augment_copies, options.seed) + _writers_key(options)
         arrays = augment.cached(
             "digits",
             key,
             lambda: dict(
-                zip(("x", "y"), augment.augmented_digits(x, y, options.augment_copies, options.seed, log=log))
+                zip(
+                    ("x", "y"),
+                    augment.augmented_digits(
+                        x, y, options.augment_copies, options.seed, log=log, writers=options.writers
+                    ),
+                )
             ),
             log,
         )
@@ -79,8 +89,13 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[
         log(f"augment: {options.styles} digits in other writers' forms, through the front-end")
         arrays = augment.cached(
             "styles",
-            (options.styles, options.seed),
-            lambda: dict(zip(("x", "y"), augment.style_digits(options.styles, options.seed, log=log))),
+            (options.styles, options.seed) + _writers_key(options),
+            lambda: dict(
+                zip(
+                    ("x", "y"),
+                    augment.style_digits(options.styles, options.seed, log=log, writers=options.writers),
+                )
+            ),
             log,
         )
         parts_x.append(arrays["x"])
@@ -129,8 +144,10 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[
 def touching(x: np.ndarray, options: TrainConfig, log: Callable[[str], None]) -> np.ndarray:
     """Touching digits composed from the training digits, as non-digits (augment.touching_groups)."""
     log(f"augment: {options.touching} groups of touching digits, as a number's reader sees them")
-    key = (_digest(x), options.touching, options.seed)
-    build = lambda: {"x": augment.touching_groups(x, options.touching, options.seed, log=log)}
+    key = (_digest(x), options.touching, options.seed) + _writers_key(options)
+    build = lambda: {
+        "x": augment.touching_groups(x, options.touching, options.seed, log=log, writers=options.writers)
+    }
     return augment.cached("touching", key, build, log)["x"]
 
 

@@ -194,6 +194,8 @@ def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch
             "40",
             "--touching",
             "30",
+            "--writers",
+            "0.5",
             "--epochs",
             "1",
             "--train-limit",
@@ -214,6 +216,7 @@ def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch
     assert meta["training_set"]["styles"] >= 50  # a few renderings may show no digit
     assert 0 < meta["training_set"]["touching"] <= 30  # pairs segmentation parts are left out
     assert meta["hyperparameters"]["touching"] == 30
+    assert meta["hyperparameters"]["writers"] == 0.5
     assert meta["hyperparameters"]["learning_rate"] == pytest.approx(0.001 / 5)
     assert meta["abstain"]["min_confidence"] > 0
 
@@ -224,7 +227,11 @@ def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch
         (["--from", "default", "--arch", "cnn"], "--arch does not apply"),
         (["--images", "x", "--styles", "5"], "--styles"),
         (["--images", "x", "--touching", "5"], "--touching"),
-        (["--qat", "--from", "m.keras", "--touching", "5"], "--touching do not apply"),
+        (["--qat", "--from", "m.keras", "--touching", "5"], "--touching, --writers do not apply"),
+        (["--images", "x", "--writers", "0.3"], "--writers"),
+        (["--qat", "--from", "m.keras", "--writers", "0.3"], "--writers do not apply"),
+        (["--writers", "0.3"], "--writers redraws digits of --augment, --styles or --touching"),
+        (["--augment", "1", "--writers", "1.5"], "1.5 is not in the range"),
     ],
 )
 def test_continuing_usage_errors(runner, args, message):
