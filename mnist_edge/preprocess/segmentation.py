@@ -17,8 +17,9 @@ polarity, background, :mod:`.selection`'s mask), then:
    a group much lower than that is a dot, a speck, or (wide and at
    mid-height) a dash;
 5. **touching digits**: a group's ink can be parted in two (:class:`Ink`:
-   cuts at the columns with the least ink, at its middle, and where thin
-   joins vanish when the strokes are thinned); the reader
+   cuts at the columns with the least ink, where thin joins vanish when
+   the strokes are thinned, and along the path with the least ink from top
+   to bottom, :mod:`.parting`); the reader
    (:mod:`mnist_edge.runtime.number`) parts the parts again as long as that
    reads better, weighing the model's confidence in each digit against how
    likely digits are to be as wide as its parts (:func:`reading_log_prior`)
@@ -36,7 +37,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from mnist_edge.errors import NoDigitError
-from mnist_edge.preprocess import background, boxfit, polarity, ruling, selection, slant
+from mnist_edge.preprocess import background, boxfit, parting, polarity, ruling, selection, slant
 from mnist_edge.preprocess.components import Components, label
 from mnist_edge.preprocess.frontend import MIN_SIDE, WORK_SIDE
 from mnist_edge.preprocess.morphology import dilate3, erode3, resize
@@ -169,6 +170,13 @@ class Ink:
         if box is None or box[3] - box[2] + 1 < MIN_PARTED_WIDTH:
             return None
         return split_at_joins(mask, box, 2, self.width)
+
+    def along_path(self, mask: np.ndarray) -> Optional[List[np.ndarray]]:
+        """This ink parted in two along its least-ink path (:func:`.parting.split_along_path`), or None."""
+        box = mask_box(mask)
+        if box is None or box[3] - box[2] + 1 < MIN_PARTED_WIDTH:
+            return None
+        return parting.split_along_path(mask, box)
 
 
 def mask_box(mask: np.ndarray) -> Optional[Box]:

@@ -289,3 +289,18 @@ def test_a_number_written_leaning_far_reads_as_written(numbers, text, gap, lean)
     assert lefts == sorted(lefts) and all(
         d.box[0] >= 0 and d.box[0] + d.box[2] <= width + 2 for d in reading.digits
     )
+
+
+def test_overlapping_digits_are_parted_along_the_least_ink_path(numbers, mnist, monkeypatch):
+    """A 2 and a 6 from MNIST's test set, overlapping: read only when the least-ink path parts them."""
+    from mnist_edge.preprocess.segmentation import Ink
+    from mnist_edge.synthesis import numbers as composed
+
+    rng = np.random.default_rng(125)
+    picked = composed.sample_digits(mnist.y_test, 2, rng)
+    assert picked == [4506, 8517]  # the draw this case was found with
+    line = composed.compose(mnist.x_test[picked], rng, composed.LAYOUTS["touching"])
+    png = composed.render(line, rng, "clean")
+    assert numbers.read_bytes(png, "overlapping").number == "26"
+    monkeypatch.setattr(Ink, "along_path", lambda self, mask: None)
+    assert numbers.read_bytes(png, "overlapping").number != "26"
