@@ -166,8 +166,8 @@ class _Parting:
     columns between two cuts, no wider than :data:`MAX_PART_WIDTH` of the
     group's height, is read as one digit (or, when wide, as two digits
     parted where their strokes join or along the path with the least ink),
-    and the best chain of runs from the
-    left end to the right wins, each join costing the chance that digits touch.
+    and the best chain of runs from the left end to the right wins, each
+    join costing the chance that digits touch.
 
     Every run is read by the model once; :meth:`best` weighs the readings for
     any writer's width scale (see :func:`_writer_scale`).
@@ -248,7 +248,7 @@ class _Parting:
 
         Two ways to part it are read: where thin joins vanish, and along the
         path with the least ink (which threads between overlapping digits:
-        on optdigits' touching numbers 0.500 -> 0.539 whole, measured).
+        on optdigits' touching numbers 0.500 -> 0.536 whole, measured).
         """
         one = self._run_part(i, j)
         best = (one.score(scale), [one.digit]) if one else (-math.inf, [])
