@@ -151,12 +151,13 @@ def narrowed(digit: np.ndarray, width: float) -> np.ndarray:
 
 
 def other_hand(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A digit as another writer's hand and scanner might leave it, in MNIST form again.
+    """A digit as another writer's hand and scanner might leave it: its ink box, uint8.
 
     Narrower (:data:`NARROW_WIDTH`), and half the time also counted into a
     coarse bitmap (6-10 px, like the 8x8 scans of other writer collections)
     and brought back through the front-end, blur and all. Used to compose
-    touching groups of such digits, which look like one ordinary digit.
+    touching groups of such digits (composing crops every digit to its ink),
+    which look like one ordinary digit.
     """
     if rng.random() < 0.5:
         coarse = through_front_end(_counted(digit, rng))
