@@ -221,8 +221,17 @@ def _starting_model(config: TrainConfig, dataset, log):
 
     model, path, _abstain = load_source(config.start_from, dataset, log)
     log(f"continuing from {path} at learning rate {config.learning_rate:g}")
-    stem = f"{path.stem.removesuffix('_int8')}_continued"
-    return model, stem, {"name": path.name, "sha256": fsutil.sha256_file(path)}
+    return model, continued_stem(path.stem), {"name": path.name, "sha256": fsutil.sha256_file(path)}
+
+
+def continued_stem(stem: str) -> str:
+    """The file stem of a model continued from ``stem``: one ``_continued``, however many stages.
+
+    A build continues a continued model (the default model's touching stage);
+    the name says it was continued, not how often (its JSON names the source).
+    """
+    base = stem.removesuffix("_int8")
+    return base if base.endswith("_continued") else f"{base}_continued"
 
 
 def train(

@@ -222,6 +222,20 @@ def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch
 
 
 @pytest.mark.parametrize(
+    "source, stem",
+    [
+        ("mnist_cnn_m", "mnist_cnn_m_continued"),
+        ("mnist_cnn_m_int8", "mnist_cnn_m_continued"),
+        ("mnist_cnn_m_continued_int8", "mnist_cnn_m_continued"),  # a second stage, as the default build runs
+        ("mnist_cnn_m_continued", "mnist_cnn_m_continued"),
+        ("my_int8_model", "my_int8_model_continued"),
+    ],
+)
+def test_a_continued_model_is_named_continued_once(source, stem):
+    assert train.continued_stem(source) == stem
+
+
+@pytest.mark.parametrize(
     "args,message",
     [
         (["--from", "default", "--arch", "cnn"], "--arch does not apply"),
