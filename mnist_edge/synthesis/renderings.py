@@ -160,6 +160,16 @@ def scan_tight(digit, rng, side=16, light=True, factor=1):
     return to_u8(img if light else 1 - img)
 
 
+def scan_stretched(digit, rng, side=16, light=True):
+    """A size-normalised one-bit scan: the digit stretched to fill the frame both ways, then thresholded.
+
+    What form readers and UCI's Semeion set do: every digit fills its square,
+    so a 1 becomes a fat bar.
+    """
+    img = (fit_square(ink_box(digit), side, stretch=True) > 0.5).astype(np.float32)
+    return to_u8(img if light else 1 - img)
+
+
 def scan_margin(digit, rng, side=16, light=True):
     """The same scan with a margin of a quarter of the frame."""
     img = with_margin(fit_square(ink_box(digit), side), 0.25)
@@ -281,6 +291,8 @@ RENDERINGS: Dict[str, Rendering] = {
     # the kinds of independent scans the acceptance tables name
     "scan16-tight-light": lambda d, r: scan_tight(d, r, 16, True),
     "scan16-tight-light-x4": lambda d, r: scan_tight(d, r, 16, True, 4),
+    "scan16-stretched-onebit": lambda d, r: scan_stretched(d, r, 16, True),
+    "scan16-stretched-onebit-dark": lambda d, r: scan_stretched(d, r, 16, False),
     "scan16-margin-light": lambda d, r: scan_margin(d, r, 16, True),
     "scan16-margin-dark": lambda d, r: scan_margin(d, r, 16, False),
     "lowres8-tight-light": lambda d, r: lowres(d, r, 8, 0.0, True, 8, "bilinear"),

@@ -21,6 +21,8 @@ N = 40
 KINDS = [
     ("scan16-tight-light", 0.9),  # a tight crop that the digit fills, light on dark, 16x16
     ("scan16-tight-light-x4", 0.9),
+    ("scan16-stretched-onebit", 0.9),  # stretched both ways, one bit: a 1 is a fat bar
+    ("scan16-stretched-onebit-dark", 0.9),
     ("scan16-margin-light", 0.9),
     ("scan16-margin-dark", 0.9),  # dark ink on white
     ("lowres8-native", 0.85),  # 8x8

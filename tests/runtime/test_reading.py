@@ -1,0 +1,52 @@
+"""Reader (runtime/reading.py): a doubted one-bit stretched scan is read again narrower, nothing else is."""
+
+import numpy as np
+import pytest
+
+from mnist_edge import runtime
+from mnist_edge.preprocess import unstretch
+from mnist_edge.runtime import reading
+from mnist_edge.synthesis import renderings
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return reading.Reader(runtime.Predictor(runtime.default_model_path()))
+
+
+def _stretched(digit, light=True):
+    return renderings.scan_stretched(digit, None, 16, light).astype(np.float32) / 255.0
+
+
+# MNIST test 1s the shipped model doubts once stretched into a 16x16 one-bit frame.
+DOUBTED_ONES = [96, 168, 180]
+
+
+@pytest.mark.parametrize("light", [True, False], ids=["light-on-dark", "dark-on-light"])
+@pytest.mark.parametrize("index", DOUBTED_ONES)
+def test_a_stretched_one_the_model_doubts_is_read_narrower(reader, mnist, index, light):
+    image = _stretched(mnist.x_test[index], light)
+    assert mnist.y_test[index] == 1
+    assert reader._read_as_is("", image).label is None
+    result = reader.read_gray("", image)
+    assert result.label == "1" and result.confidence >= reading.NARROWED_CONFIDENCE
+
+
+def test_a_confident_reading_is_not_read_again(reader, mnist, monkeypatch):
+    image = _stretched(mnist.x_test[0])  # a 7 read as is
+    monkeypatch.setattr(unstretch, "narrowed_images", lambda _g: pytest.fail("read again"))
+    assert reader.read_gray("", image).label == "7"
+
+
+def test_a_doubted_grey_image_keeps_its_doubt(reader):
+    garment = np.tile(np.linspace(0.2, 0.9, 28, dtype=np.float32), (28, 1))  # grey, fills its frame
+    garment[4:24, 6:22] = 0.05
+    result = reader.read_gray("", garment)
+    assert unstretch.narrowed_images(garment) == []
+    assert result.label is None
+
+
+def test_a_narrowed_reading_below_the_bar_leaves_the_doubt(reader, mnist, monkeypatch):
+    monkeypatch.setattr(reading, "NARROWED_CONFIDENCE", 1.01)
+    result = reader.read_gray("", _stretched(mnist.x_test[DOUBTED_ONES[0]]))
+    assert result.label is None and result.reason
