@@ -10,6 +10,8 @@ the box is shrunk, or it would fade to a faint line.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from mnist_edge.errors import NoDigitError
@@ -20,6 +22,7 @@ BOX = 20
 FIELD = 28
 CENTRE = 14.0  # MNIST's centre of mass, in pixel-index coordinates
 MIN_STROKE_OF_BOX = 1.0 / 11.0  # thinner strokes are thickened towards MNIST's ~1/10
+MAX_WIDENED_ASPECT = 1.2  # a widened digit no wider than this (of its height): MNIST's widest 0s and 2s
 
 
 def crop_digit(ink: np.ndarray, digit: Digit) -> np.ndarray:
@@ -90,3 +93,30 @@ def centre_by_mass(box: np.ndarray) -> np.ndarray:
     field = np.zeros((FIELD, FIELD), dtype=np.float32)
     field[top : top + h, left : left + w] = box
     return np.round(field * 255).astype(np.uint8)
+
+
+def widened(form: np.ndarray, factor: float) -> Optional[np.ndarray]:
+    """The same digit ``factor`` times as wide, in MNIST form again; None if that is too wide.
+
+    Some writers' digits are much narrower than MNIST's (a narrow marker hand
+    writes a 0 or a 4 half as wide), and the model doubts them. The reader
+    reads a doubted digit again this way (:class:`mnist_edge.runtime.reading.Reader`).
+
+    Args:
+        form: ``(28, 28)`` uint8 in MNIST form.
+        factor: how much wider (> 1).
+
+    Returns:
+        ``(28, 28)`` uint8, or None when the widened digit would be wider
+        than :data:`MAX_WIDENED_ASPECT` of its height (or the form is blank).
+    """
+    ink = form.astype(np.float32) / 255.0
+    ys, xs = np.nonzero(ink > 0.05)
+    if ys.size == 0:
+        return None
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = crop.shape
+    if w * factor > MAX_WIDENED_ASPECT * h:
+        return None
+    wide = np.clip(resize(crop, (max(1, round(w * factor)), h), "bilinear"), 0.0, 1.0)
+    return centre_by_mass(to_box(wide))

@@ -388,6 +388,19 @@ class NumberReader:
         fixed -= DOUBT_PENALTY if digit.label is None else 0.0
         return _Part(digit, glyph.box[2] / glyph.box[3], label, fixed)
 
+    def _settled(self, digit: DigitReading) -> DigitReading:
+        """A digit the model doubts, read again wider (a narrow hand); the doubt stays if that is no surer.
+
+        Only once the parting is chosen: a wider reading must not decide
+        where touching digits part (a doubted whole is the sign that they touch).
+        """
+        if digit.label is not None or digit.seen is None:
+            return digit
+        wider = self.reader.read_wider("", digit.seen)
+        if wider is None:
+            return digit
+        return DigitReading(wider.label, wider.confidence, digit.box, wider.top_k, None, wider.seen)
+
     def _digit(self, glyph: Glyph) -> DigitReading:
         reading = self.reader.read_mnist_form("", glyph.form)
         return DigitReading(
@@ -395,6 +408,7 @@ class NumberReader:
         )
 
     def _assemble(self, path: str, parts: List[object], lines: int) -> NumberReading:
+        parts = [self._settled(p) if isinstance(p, DigitReading) else p for p in parts]
         digits = [p for p in parts if isinstance(p, DigitReading)]
         if not digits:
             return NumberReading(path, reason=f"{NOT_A_NUMBER}: no digit found", lines=lines)

@@ -388,3 +388,26 @@ def test_line_level_is_the_second_strongest_neighbour_rule():
 def test_quantiles_from_one_partition_equal_each_quantile(qs, n):
     values = np.random.default_rng(n).random(n).astype(np.float32)
     assert morphology.quantiles(values, qs) == tuple(morphology.quantile(values, q) for q in qs)
+
+
+@pytest.mark.parametrize("factor", [1.3, 1.6])
+def test_widened_makes_a_narrow_digit_wider_in_mnist_form(factor):
+    form = np.zeros((28, 28), np.uint8)
+    form[4:24, 11:17] = 255  # a 6-px-wide bar, 20 tall
+    wide = boxfit.widened(form, factor)
+    cols = np.nonzero(wide.max(axis=0) > 12)[0]
+    rows = np.nonzero(wide.max(axis=1) > 12)[0]
+    assert wide.shape == (28, 28) and wide.dtype == np.uint8
+    assert rows[-1] - rows[0] + 1 == 20
+    assert abs((cols[-1] - cols[0] + 1) - 6 * factor) <= 1
+
+
+@pytest.mark.parametrize(
+    "what, form",
+    [
+        ("already wide", np.pad(np.full((20, 20), 255, np.uint8), 4)),
+        ("blank", np.zeros((28, 28), np.uint8)),
+    ],
+)
+def test_widened_refuses_what_would_be_too_wide_or_is_blank(what, form):
+    assert boxfit.widened(form, 1.3) is None
