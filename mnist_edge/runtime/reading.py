@@ -169,11 +169,11 @@ class Reader:
         readings; the second is kept only when the model is clearly surer of
         it (by :data:`SWITCH_MARGIN`): a confident answer on an inverted
         image is not evidence enough on its own. A doubted digit is read
-        again at other widths (:meth:`_read_again`).
+        again at other widths (:meth:`read_again`).
         """
         reading = self._read_as_is(path, gray)
         if reading.label is None and reading.confidence is not None:
-            reading = self._read_again(path, gray, reading)
+            reading = self.read_again(path, gray, reading)
         return reading
 
     def _read_as_is(self, path: str, gray: np.ndarray) -> Reading:
@@ -183,7 +183,7 @@ class Reader:
             return Reading(path=path, reason=str(exc))
         return pick_reading([self.read_mnist_form(path, seen) for seen in candidates])
 
-    def _read_again(self, path: str, gray: np.ndarray, doubted: Reading) -> Reading:
+    def read_again(self, path: str, gray: np.ndarray, doubted: Reading) -> Reading:
         """A doubted digit read again at other widths; the surest reading kept if it reaches the bar.
 
         Two ways a real digit's width misleads the model: a size-normalised

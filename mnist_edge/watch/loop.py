@@ -89,6 +89,8 @@ def read_frame(reader: Reader, numbers: Optional[NumberReader], image: np.ndarra
         return Seen(NOTHING, None, {"front_end": time.perf_counter() - t0, "model": 0.0})
     t1 = time.perf_counter()
     result = pick_reading([reader.read_mnist_form("frame", seen) for seen in candidates])
+    if result.label is None:
+        result = reader.read_again("frame", gray, result)  # as predict does: a narrow hand, read wider
     t2 = time.perf_counter()
     reading = result.label if result.label is not None else NOT_A_DIGIT
     return Seen(reading, result.confidence, {"front_end": t1 - t0, "model": t2 - t1})

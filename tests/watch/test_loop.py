@@ -69,6 +69,15 @@ def test_crop_clips_to_the_frame():
     assert crop(image, (8, 8, 5, 5)).shape == (2, 2) and crop(image, None) is image
 
 
+def test_a_frame_of_a_narrow_digit_the_model_doubts_is_read_wider_as_predict_reads_it(mnist):
+    from mnist_edge.synthesis import augment
+
+    reader = Reader(Predictor(default_model_path()))
+    narrow = np.pad(augment.narrowed(mnist.x_test[95], 0.45), 40)  # a 4 the model doubts this narrow
+    seen = loop.read_frame(reader, None, narrow)
+    assert seen.reading == "4" == reader.read_gray("", narrow.astype(np.float32) / 255).label
+
+
 def test_bench_prints_per_stage_percentiles_and_drops(runner, digit_video):
     result = runner.invoke(main, ["watch", str(digit_video), "--bench", "30", "-q"])
     assert result.exit_code == 0, result.output
