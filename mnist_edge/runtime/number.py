@@ -79,6 +79,7 @@ class DigitReading:
     top_k: List[tuple]
     reason: Optional[str] = None
     seen: Optional[np.ndarray] = None
+    width: Optional[float] = None  # read again at this share of its width (see Reading.width)
 
     def to_json(self) -> dict:
         doc = {
@@ -89,6 +90,8 @@ class DigitReading:
         }
         if self.reason:
             doc["reason"] = self.reason
+        if self.width is not None:
+            doc["read_at_width"] = self.width
         return doc
 
 
@@ -376,7 +379,7 @@ class NumberReader:
         if reading.confidence is None:
             return NumberReading(path, reason=f"{NOT_A_NUMBER}: {reading.reason}", lines=lines)
         digit = DigitReading(
-            reading.label, reading.confidence, box, reading.top_k, reading.reason, reading.seen
+            reading.label, reading.confidence, box, reading.top_k, reading.reason, reading.seen, reading.width
         )
         return self._assemble(path, [digit], lines)
 
@@ -399,7 +402,15 @@ class NumberReader:
         wider = self.reader.read_wider("", digit.seen)
         if wider is None:
             return digit
-        return DigitReading(wider.label, wider.confidence, digit.box, wider.top_k, None, wider.seen)
+        return dataclasses.replace(
+            digit,
+            label=wider.label,
+            confidence=wider.confidence,
+            top_k=wider.top_k,
+            reason=None,
+            seen=wider.seen,
+            width=wider.width,
+        )
 
     def _digit(self, glyph: Glyph) -> DigitReading:
         reading = self.reader.read_mnist_form("", glyph.form)

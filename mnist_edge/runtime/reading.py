@@ -73,6 +73,10 @@ class Reading:
         error: why the input could not be read.
         seen: the 28x28 image the model saw.
         debug_image: where that image was saved, if it was.
+        width: when the model doubted the digit as it was and was sure of it
+            read again at another width, that width as a share of the
+            digit's own (0.5 or 0.3: a stretched scan squeezed; 1.3 or 1.6:
+            a narrow hand widened); None when read as it was.
     """
 
     path: str
@@ -84,6 +88,7 @@ class Reading:
     error: Optional[str] = None
     seen: Optional[np.ndarray] = None
     debug_image: Optional[str] = None
+    width: Optional[float] = None
 
     def to_json(self) -> dict:
         """The JSON object ``predict --json`` prints for this input."""
@@ -101,6 +106,8 @@ class Reading:
                 "top_k": [{"label": label, "probability": round(p, 6)} for label, p in self.top_k],
             }
         )
+        if self.width is not None:
+            doc["read_at_width"] = self.width
         if self.debug_image:
             doc["debug_image"] = self.debug_image
         if self.error is not None:
@@ -118,7 +125,8 @@ class Reading:
             return self.error_line()
         if self.label is None:
             return f"{name}: {self.reason}"
-        return f"{name}: " + "  ".join(f"{label} ({p:.3f})" for label, p in self.top_k)
+        line = f"{name}: " + "  ".join(f"{label} ({p:.3f})" for label, p in self.top_k)
+        return line if self.width is None else f"{line}  (read at {self.width:g}x its width)"
 
 
 def _one_line(text: str) -> str:
@@ -194,7 +202,11 @@ class Reader:
         reaches :data:`REREAD_CONFIDENCE`. Only doubted images are read
         again, so no answer the model was sure of changes.
         """
-        readings = [self._read_as_is(path, image) for image in unstretch.narrowed_images(gray)]
+        narrowed = unstretch.narrowed_images(gray)
+        readings = [
+            dataclasses.replace(self._read_as_is(path, image), width=share)
+            for image, share in zip(narrowed, unstretch.NARROWED_WIDTHS)
+        ]
         if doubted.seen is not None:
             readings += self._wider(path, doubted.seen)
         return _surest(readings) or doubted
@@ -208,8 +220,12 @@ class Reader:
         return _surest(self._wider(path, seen))
 
     def _wider(self, path: str, seen: np.ndarray) -> List[Reading]:
-        forms = (boxfit.widened(seen, factor) for factor in WIDER)
-        return [self.read_mnist_form(path, form) for form in forms if form is not None]
+        forms = ((boxfit.widened(seen, factor), factor) for factor in WIDER)
+        return [
+            dataclasses.replace(self.read_mnist_form(path, form), width=factor)
+            for form, factor in forms
+            if form is not None
+        ]
 
     def read_file(self, path: Union[str, os.PathLike]) -> Reading:
         """Reads one image file (or ``.npy``); a bad file becomes an ``error`` reading."""

@@ -304,3 +304,24 @@ def test_overlapping_digits_are_parted_along_the_least_ink_path(numbers, mnist, 
     assert numbers.read_bytes(png, "overlapping").number == "26"
     monkeypatch.setattr(Ink, "along_path", lambda self, mask: None)
     assert numbers.read_bytes(png, "overlapping").number != "26"
+
+
+def test_a_doubted_digit_of_a_number_is_read_again_wider_and_says_so(numbers, reader, mnist):
+    from mnist_edge.runtime.number import DigitReading
+    from mnist_edge.synthesis import augment
+
+    narrow = np.pad(augment.narrowed(mnist.x_test[95], 0.45), 8).astype(np.float32) / 255.0  # a narrow 4
+    doubted = reader._read_as_is("", narrow)
+    assert doubted.label is None
+    digit = DigitReading(None, doubted.confidence, [0, 0, 5, 20], doubted.top_k, doubted.reason, doubted.seen)
+    settled = numbers._settled(digit)
+    assert settled.label == "4" and settled.reason is None and settled.box == [0, 0, 5, 20]
+    assert settled.to_json()["read_at_width"] == settled.width
+
+
+def test_a_sure_digit_of_a_number_is_left_as_it_is(numbers, reader, mnist):
+    from mnist_edge.runtime.number import DigitReading
+
+    sure = reader.read_mnist_form("", mnist.x_test[0])
+    digit = DigitReading(sure.label, sure.confidence, [0, 0, 20, 20], sure.top_k, None, sure.seen)
+    assert numbers._settled(digit) is digit

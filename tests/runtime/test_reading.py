@@ -30,6 +30,7 @@ def test_a_stretched_one_the_model_doubts_is_read_narrower(reader, mnist, index,
     assert reader._read_as_is("", image).label is None
     result = reader.read_gray("", image)
     assert result.label == "1" and result.confidence >= reading.REREAD_CONFIDENCE
+    assert result.width in unstretch.NARROWED_WIDTHS
 
 
 def test_a_confident_reading_is_not_read_again(reader, mnist, monkeypatch):
@@ -63,3 +64,17 @@ def test_a_narrow_digit_the_model_doubts_is_read_wider(reader, mnist, index, lab
     assert reader._read_as_is("", image).label is None
     result = reader.read_gray("", image)
     assert result.label == str(label) and result.confidence >= reading.REREAD_CONFIDENCE
+    assert result.width in reading.WIDER
+
+
+def test_an_answer_read_at_another_width_says_so(reader, mnist):
+    image = np.pad(augment.narrowed(mnist.x_test[95], 0.45), 8).astype(np.float32) / 255.0
+    result = reader.read_gray("four.png", image)
+    assert result.to_json()["read_at_width"] == result.width
+    assert result.to_line().endswith(f"(read at {result.width:g}x its width)")
+
+
+def test_an_answer_read_as_it_was_says_nothing_of_widths(reader, mnist):
+    result = reader.read_gray("seven.png", mnist.x_test[0].astype(np.float32) / 255.0)
+    assert result.width is None and "read_at_width" not in result.to_json()
+    assert "its width" not in result.to_line()
