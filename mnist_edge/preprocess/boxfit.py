@@ -22,7 +22,7 @@ BOX = 20
 FIELD = 28
 CENTRE = 14.0  # MNIST's centre of mass, in pixel-index coordinates
 MIN_STROKE_OF_BOX = 1.0 / 11.0  # thinner strokes are thickened towards MNIST's ~1/10
-MAX_WIDENED_ASPECT = 1.2  # a widened digit no wider than this (of its height): MNIST's widest 0s and 2s
+MAX_REWIDTHED_ASPECT = 1.2  # a digit read at another width no wider than this (of its height): MNIST's widest
 
 
 def crop_digit(ink: np.ndarray, digit: Digit) -> np.ndarray:
@@ -95,20 +95,21 @@ def centre_by_mass(box: np.ndarray) -> np.ndarray:
     return np.round(field * 255).astype(np.uint8)
 
 
-def widened(form: np.ndarray, factor: float) -> Optional[np.ndarray]:
-    """The same digit ``factor`` times as wide, in MNIST form again; None if that is too wide.
+def at_width(form: np.ndarray, factor: float) -> Optional[np.ndarray]:
+    """The same digit at ``factor`` times its width, in MNIST form again; None if that is too wide.
 
     Some writers' digits are much narrower than MNIST's (a narrow marker hand
-    writes a 0 or a 4 half as wide), and the model doubts them. The reader
-    reads a doubted digit again this way (:class:`mnist_edge.runtime.reading.Reader`).
+    writes a 0 or a 4 half as wide), and a size-normalised scan stretches a 1
+    into a bar; the model doubts both. The reader reads a doubted digit again
+    this way (:class:`mnist_edge.runtime.reading.Reader`).
 
     Args:
         form: ``(28, 28)`` uint8 in MNIST form.
-        factor: how much wider (> 1).
+        factor: the new width as a share of the old (above 1: wider).
 
     Returns:
-        ``(28, 28)`` uint8, or None when the widened digit would be wider
-        than :data:`MAX_WIDENED_ASPECT` of its height (or the form is blank).
+        ``(28, 28)`` uint8, or None when the digit would be wider than
+        :data:`MAX_REWIDTHED_ASPECT` of its height (or the form is blank).
     """
     ink = form.astype(np.float32) / 255.0
     ys, xs = np.nonzero(ink > 0.05)
@@ -116,7 +117,9 @@ def widened(form: np.ndarray, factor: float) -> Optional[np.ndarray]:
         return None
     crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     h, w = crop.shape
-    if w * factor > MAX_WIDENED_ASPECT * h:
+    if w * factor > MAX_REWIDTHED_ASPECT * h:
         return None
-    wide = np.clip(resize(crop, (max(1, round(w * factor)), h), "bilinear"), 0.0, 1.0)
-    return centre_by_mass(to_box(wide))
+    # Area-average when squeezing (a fat bar becomes a stroke), interpolate when widening.
+    resample = "box" if factor < 1 else "bilinear"
+    rewidthed = np.clip(resize(crop, (max(1, round(w * factor)), h), resample), 0.0, 1.0)
+    return centre_by_mass(to_box(rewidthed))

@@ -392,14 +392,16 @@ class NumberReader:
         return _Part(digit, glyph.box[2] / glyph.box[3], label, fixed)
 
     def _settled(self, digit: DigitReading) -> DigitReading:
-        """A digit the model doubts, read again wider (a narrow hand); the doubt stays if that is no surer.
+        """A digit the model doubts, read again at other widths; the doubt stays if that is no surer.
 
-        Only once the parting is chosen: a wider reading must not decide
-        where touching digits part (a doubted whole is the sign that they touch).
+        Wider for a narrow hand, narrower for a 1 a size-normalised scan
+        stretched into a bar. Only once the parting is chosen: another width
+        must not decide where touching digits part (a doubted whole is the
+        sign that they touch).
         """
         if digit.label is not None or digit.seen is None:
             return digit
-        wider = self.reader.read_wider("", digit.seen)
+        wider = self.reader.read_at_other_widths("", digit.seen)
         if wider is None:
             return digit
         return dataclasses.replace(

@@ -211,16 +211,22 @@ class Reader:
             readings += self._wider(path, doubted.seen)
         return _surest(readings) or doubted
 
-    def read_wider(self, path: str, seen: np.ndarray) -> Optional[Reading]:
-        """A doubted digit in MNIST form read again wider: the surest reading reaching the bar, or None.
+    def read_at_other_widths(self, path: str, seen: np.ndarray) -> Optional[Reading]:
+        """A doubted digit in MNIST form read again wider and narrower: the surest reaching the bar, or None.
 
-        What :meth:`read_gray` does for a narrow hand's doubted digit, for a
-        digit of a number (:mod:`mnist_edge.runtime.number`).
+        For a digit of a number (:mod:`mnist_edge.runtime.number`) once its
+        parting is chosen: wider for a narrow hand, squeezed to
+        :data:`~mnist_edge.preprocess.unstretch.NARROWED_WIDTHS` for a 1 a
+        size-normalised scan stretched into a bar (in a number the scan's
+        frame is gone, so the form itself is squeezed).
         """
-        return _surest(self._wider(path, seen))
+        return _surest(self._at_widths(path, seen, WIDER + unstretch.NARROWED_WIDTHS))
 
     def _wider(self, path: str, seen: np.ndarray) -> List[Reading]:
-        forms = ((boxfit.widened(seen, factor), factor) for factor in WIDER)
+        return self._at_widths(path, seen, WIDER)
+
+    def _at_widths(self, path: str, seen: np.ndarray, factors) -> List[Reading]:
+        forms = ((boxfit.at_width(seen, factor), factor) for factor in factors)
         return [
             dataclasses.replace(self.read_mnist_form(path, form), width=factor)
             for form, factor in forms

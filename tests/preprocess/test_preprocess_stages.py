@@ -390,11 +390,11 @@ def test_quantiles_from_one_partition_equal_each_quantile(qs, n):
     assert morphology.quantiles(values, qs) == tuple(morphology.quantile(values, q) for q in qs)
 
 
-@pytest.mark.parametrize("factor", [1.3, 1.6])
-def test_widened_makes_a_narrow_digit_wider_in_mnist_form(factor):
+@pytest.mark.parametrize("factor", [1.3, 1.6, 0.5])
+def test_at_width_makes_a_digit_wider_or_narrower_in_mnist_form(factor):
     form = np.zeros((28, 28), np.uint8)
     form[4:24, 11:17] = 255  # a 6-px-wide bar, 20 tall
-    wide = boxfit.widened(form, factor)
+    wide = boxfit.at_width(form, factor)
     cols = np.nonzero(wide.max(axis=0) > 12)[0]
     rows = np.nonzero(wide.max(axis=1) > 12)[0]
     assert wide.shape == (28, 28) and wide.dtype == np.uint8
@@ -409,5 +409,5 @@ def test_widened_makes_a_narrow_digit_wider_in_mnist_form(factor):
         ("blank", np.zeros((28, 28), np.uint8)),
     ],
 )
-def test_widened_refuses_what_would_be_too_wide_or_is_blank(what, form):
-    assert boxfit.widened(form, 1.3) is None
+def test_at_width_refuses_what_would_be_too_wide_or_is_blank(what, form):
+    assert boxfit.at_width(form, 1.3) is None
