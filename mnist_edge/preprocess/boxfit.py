@@ -122,4 +122,7 @@ def at_width(form: np.ndarray, factor: float) -> Optional[np.ndarray]:
     # Area-average when squeezing (a fat bar becomes a stroke), interpolate when widening.
     resample = "box" if factor < 1 else "bilinear"
     rewidthed = np.clip(resize(crop, (max(1, round(w * factor)), h), resample), 0.0, 1.0)
-    return centre_by_mass(to_box(rewidthed))
+    try:
+        return centre_by_mass(to_box(rewidthed))
+    except NoDigitError:  # ink so faint that squeezing averaged it away: no other width to read
+        return None

@@ -411,3 +411,10 @@ def test_at_width_makes_a_digit_wider_or_narrower_in_mnist_form(factor):
 )
 def test_at_width_refuses_what_would_be_too_wide_or_is_blank(what, form):
     assert boxfit.at_width(form, 1.3) is None
+
+
+def test_at_width_of_ink_too_faint_to_survive_squeezing_is_none():
+    form = np.zeros((28, 28), np.uint8)
+    form[4:24, 10] = 14  # a faint stroke just above the ink level, and a faint speck ten columns on:
+    form[14, 19] = 14  # squeezed to 0.3, each averages with empty columns below the ink level
+    assert boxfit.at_width(form, 0.3) is None
