@@ -353,6 +353,7 @@ class NumberReader:
         if len(found.pieces) == 1 and len(digits) == 1:
             # One digit: exactly what predict answers for the image.
             return self._single(path, gray, found.lines, digits[0].box)
+        parts = [self._settled(p) if isinstance(p, DigitReading) else p for p in parts]
         return self._assemble(path, parts, found.lines)
 
     def read_file(self, path) -> NumberReading:
@@ -421,7 +422,6 @@ class NumberReader:
         )
 
     def _assemble(self, path: str, parts: List[object], lines: int) -> NumberReading:
-        parts = [self._settled(p) if isinstance(p, DigitReading) else p for p in parts]
         digits = [p for p in parts if isinstance(p, DigitReading)]
         if not digits:
             return NumberReading(path, reason=f"{NOT_A_NUMBER}: no digit found", lines=lines)

@@ -325,3 +325,18 @@ def test_a_sure_digit_of_a_number_is_left_as_it_is(numbers, reader, mnist):
     sure = reader.read_mnist_form("", mnist.x_test[0])
     digit = DigitReading(sure.label, sure.confidence, [0, 0, 20, 20], sure.top_k, None, sure.seen)
     assert numbers._settled(digit) is digit
+
+
+def test_a_single_doubted_digit_is_not_read_again_beyond_what_predict_does(reader, mnist, monkeypatch):
+    """A number's '?' is read again at other widths; a lone digit stays exactly predict's answer."""
+    from mnist_edge.synthesis import augment
+
+    image = np.pad(augment.narrowed(mnist.x_test[95], 0.45), 8).astype(np.float32) / 255.0
+    numbers = NumberReader(reader)
+    surer = reader.read_mnist_form("", mnist.x_test[0])  # a confident 7, whatever is asked
+    monkeypatch.setattr(reader, "read_at_other_widths", lambda _p, _s: surer)
+    monkeypatch.setattr(reader, "read_again", lambda _p, _g, doubted: doubted)  # predict keeps its doubt
+    single = reader.read_gray("", image)
+    number = numbers.read_gray("", image)
+    assert single.label is None
+    assert number.number == "?" and number.digits[0].label is None
