@@ -402,17 +402,17 @@ class NumberReader:
         """
         if digit.label is not None or digit.seen is None:
             return digit
-        wider = self.reader.read_at_other_widths("", digit.seen)
-        if wider is None:
+        other = self.reader.read_at_other_widths("", digit.seen)
+        if other is None:
             return digit
         return dataclasses.replace(
             digit,
-            label=wider.label,
-            confidence=wider.confidence,
-            top_k=wider.top_k,
+            label=other.label,
+            confidence=other.confidence,
+            top_k=other.top_k,
             reason=None,
-            seen=wider.seen,
-            width=wider.width,
+            seen=other.seen,
+            width=other.width,
         )
 
     def _digit(self, glyph: Glyph) -> DigitReading:

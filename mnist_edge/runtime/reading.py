@@ -208,7 +208,7 @@ class Reader:
             for image, share in zip(narrowed, unstretch.NARROWED_WIDTHS)
         ]
         if doubted.seen is not None:
-            readings += self._wider(path, doubted.seen)
+            readings += self._at_widths(path, doubted.seen, WIDER)
         return _surest(readings) or doubted
 
     def read_at_other_widths(self, path: str, seen: np.ndarray) -> Optional[Reading]:
@@ -221,9 +221,6 @@ class Reader:
         frame is gone, so the form itself is squeezed).
         """
         return _surest(self._at_widths(path, seen, WIDER + unstretch.NARROWED_WIDTHS))
-
-    def _wider(self, path: str, seen: np.ndarray) -> List[Reading]:
-        return self._at_widths(path, seen, WIDER)
 
     def _at_widths(self, path: str, seen: np.ndarray, factors) -> List[Reading]:
         forms = ((boxfit.at_width(seen, factor), factor) for factor in factors)
