@@ -55,6 +55,12 @@ DOUBT = "?"
 # a doubtful whole (two touching digits squeezed into one box) must lose to
 # a confident split, a confident wide digit must not be cut in two.
 CONFIDENCE_WEIGHT = 3.0
+# ... and this many times inside a group whose whole the model doubts (digits
+# that touch): there a narrow writer's two digits read as one ordinary-width
+# digit at 0.7 must lose to the two read surely, whatever the width laws say
+# (optdigits' touching numbers 0.536 -> 0.639, MNIST's 0.681 -> 0.740;
+# raising the weight everywhere parted stretched scans' fat 1s and wide 8s).
+CONFIDENCE_WEIGHT_DOUBTED = 20.0
 TOUCH_RATE_DOUBTED = 0.1  # the chance of a join inside a group whose whole the model doubts
 DOUBT_PENALTY = 6.0  # log-probability a "?" digit costs beyond its confidence
 MAX_PART_WIDTH = 1.6  # a run of columns wider than this (of the group's height) is no one digit
@@ -151,14 +157,21 @@ class _Part:
     digit: DigitReading
     aspect: float  # its width over its height
     label: Optional[int]  # the model's first choice (None when that is no digit)
-    fixed: float  # the scale-free part of the score: weighted log-confidence, a doubt's cost
+    log_confidence: float  # the model's, for its first choice
+    fixed: float  # a doubt's cost
 
-    def score(self, scale: float) -> float:
-        """log P(this part is this digit) for a writer whose digits are ``scale`` times MNIST's width."""
+    def score(self, scale: float, weight: float = CONFIDENCE_WEIGHT) -> float:
+        """log P(this part is this digit) for a writer whose digits are ``scale`` times MNIST's width.
+
+        Args:
+            scale: the writer's digit width, as a share of MNIST's.
+            weight: how many times the model's log-confidence counts (see
+                :data:`CONFIDENCE_WEIGHT_DOUBTED`).
+        """
         # The width law stretched by the scale. Not renormalised (no 1/scale):
         # that made narrow scales win on their taller peaks alone and cost
         # MNIST's own numbers a point (measured).
-        return self.fixed + digit_log_prior(self.aspect / scale, self.label)
+        return weight * self.log_confidence + self.fixed + digit_log_prior(self.aspect / scale, self.label)
 
 
 class _Parting:
@@ -182,9 +195,11 @@ class _Parting:
         self.tall = box[1] - box[0] + 1
         self.whole = self._one(ink.mask, whole)
         # The model doubts the whole: most likely digits that touch (it was
-        # taught that), so each further join is no longer a surprise.
+        # taught that), so each further join is no longer a surprise, and
+        # its confidence in the parts says more than their widths.
         doubted = self.whole is not None and self.whole.digit.label is None
         self.join = math.log(TOUCH_RATE_DOUBTED if doubted else TOUCH_RATE)
+        self.weight = CONFIDENCE_WEIGHT_DOUBTED if doubted else CONFIDENCE_WEIGHT
         # No parting scores higher at MNIST's scale: two density peaks and a
         # join (each further part adds less than nothing: a peak below the
         # join's cost), whatever the writer's scale (stretching a width law
@@ -197,7 +212,7 @@ class _Parting:
 
     def ceiling(self, scale: float) -> float:
         """No reading of the group scores higher than this at ``scale`` (without reading a part)."""
-        whole = self.whole.score(scale) if self.whole else -math.inf
+        whole = self.whole.score(scale, self.weight) if self.whole else -math.inf
         return whole if self.whole_beyond_parting() else max(whole, self.bound)
 
     def best(self, scale: float = 1.0):
@@ -215,7 +230,8 @@ class _Parting:
         return self._best[scale]
 
     def _search(self, scale: float):
-        read_whole = (self.whole.score(scale), [self.whole.digit]) if self.whole else (-math.inf, [])
+        whole = self.whole
+        read_whole = (whole.score(scale, self.weight), [whole.digit]) if whole else (-math.inf, [])
         if read_whole[0] >= self.bound or self.whole_beyond_parting():
             return read_whole
         cuts = self.cut_points()
@@ -239,7 +255,7 @@ class _Parting:
         scale (a wide 2 would read as 6 and 2 for a narrow writer); its width
         still counts towards the writer's scale.
         """
-        return self.whole is not None and self.whole.score(1.0) >= self.bound
+        return self.whole is not None and self.whole.score(1.0, self.weight) >= self.bound
 
     def cut_points(self) -> List[int]:
         if self._cuts is None:
@@ -254,11 +270,11 @@ class _Parting:
         on optdigits' touching numbers 0.500 -> 0.536 whole, measured).
         """
         one = self._run_part(i, j)
-        best = (one.score(scale), [one.digit]) if one else (-math.inf, [])
+        best = (one.score(scale, self.weight), [one.digit]) if one else (-math.inf, [])
         if best[0] < self.bound:
             for pair in (self._pair(i, j, "joins"), self._pair(i, j, "path")):
                 if pair:
-                    score = pair[0].score(scale) + pair[1].score(scale) + self.join
+                    score = pair[0].score(scale, self.weight) + pair[1].score(scale, self.weight) + self.join
                     if score > best[0]:
                         best = (score, [pair[0].digit, pair[1].digit])
         return best
@@ -388,9 +404,8 @@ class NumberReader:
         """A glyph read by the model, with the scale-free part of its score."""
         digit = self._digit(glyph)
         label = int(digit.top_k[0][0]) if digit.top_k and str(digit.top_k[0][0]).isdigit() else None
-        fixed = CONFIDENCE_WEIGHT * math.log(max(digit.confidence, 1e-6))
-        fixed -= DOUBT_PENALTY if digit.label is None else 0.0
-        return _Part(digit, glyph.box[2] / glyph.box[3], label, fixed)
+        fixed = -DOUBT_PENALTY if digit.label is None else 0.0
+        return _Part(digit, glyph.box[2] / glyph.box[3], label, math.log(max(digit.confidence, 1e-6)), fixed)
 
     def _settled(self, digit: DigitReading) -> DigitReading:
         """A digit the model doubts, read again at other widths; the doubt stays if that is no surer.

@@ -244,13 +244,45 @@ def test_touching_digits_are_weighed_at_the_lines_writer_width(lefts, pair_confi
     assert reading.number == expected, reading.to_json()
 
 
+class TouchingNarrowModel(WidthModel):
+    """A stand-in for narrow touching digits: the whole row and slivers are doubted, two slim
+    rings in one box are read as one digit (only likely), a slim ring alone is sure."""
+
+    def read_mnist_form(self, path, seen):
+        from mnist_edge.runtime.reading import Reading
+
+        columns = int((seen > 64).any(axis=0).sum())  # a slim ring is 9 columns, two 16, three 20
+        if columns >= 19 or columns < 7:  # all three, or a sliver of a ring
+            return Reading(path=path, label=None, confidence=0.2, top_k=[("0", 0.2)], reason="doubt")
+        p = 0.5 if columns >= 11 else 0.99
+        return Reading(path=path, label="0", confidence=p, top_k=[("0", p)])
+
+
+@pytest.mark.parametrize(
+    "doubted_weight,expected",
+    [(number_mod.CONFIDENCE_WEIGHT_DOUBTED, "000"), (number_mod.CONFIDENCE_WEIGHT, "00")],
+)
+def test_inside_a_doubted_group_the_models_confidence_outweighs_the_width_laws(
+    monkeypatch, doubted_weight, expected
+):
+    """Three slim touching rings, read sure one by one: narrower than MNIST's 0s, but three digits.
+
+    With the weight a group the model reads as one digit keeps (3), two of
+    them read as one ordinary-width 0 win, as on optdigits' touching numbers.
+    """
+    monkeypatch.setattr(number_mod, "CONFIDENCE_WEIGHT_DOUBTED", doubted_weight)
+    png = _rings((10, 33, 56), width=110, ring=NARROW)  # each ring touches the next
+    reading = NumberReader(TouchingNarrowModel()).read_bytes(png, "rings")
+    assert reading.number == expected, reading.to_json()
+
+
 def test_without_groups_to_weigh_the_writer_width_is_mnists():
     assert number_mod._writer_scale([]) == 1.0
 
 
 @pytest.mark.parametrize("aspect,label", [(0.5, 8), (0.3, 1), (0.45, 0)])
 def test_a_narrow_digit_scores_higher_for_a_narrow_writer(aspect, label):
-    part = number_mod._Part(digit=None, aspect=aspect, label=label, fixed=0.0)
+    part = number_mod._Part(digit=None, aspect=aspect, label=label, log_confidence=0.0, fixed=0.0)
     assert part.score(0.6) > part.score(1.0)
 
 
