@@ -138,8 +138,10 @@ def _png(array) -> bytes:
 class WidthModel:
     """A stand-in reader: a box whose ink fills its width (two digits squeezed in) is doubted."""
 
-    def read_gray(self, path, gray):
-        raise AssertionError("a group read as one digit")
+    def read_gray(self, path, gray):  # the whole image, as predict reads it: its ink is too wide for a digit
+        from mnist_edge.runtime.reading import Reading
+
+        return Reading(path=path, label=None, confidence=0.2, top_k=[("0", 0.2)], reason="wide")
 
     def read_mnist_form(self, path, seen):
         from mnist_edge.runtime.reading import Reading
@@ -181,6 +183,22 @@ def test_a_confident_group_as_wide_as_a_digit_is_left_whole():
 
     reading = NumberReader(Confident()).read_bytes(_rings((10, 24), 90), "rings")
     assert reading.number == "8", reading.to_json()
+
+
+class SurePredict(WidthModel):
+    """Predict (the whole image through the front-end) is sure of an 8; the cut-out glyph is doubted."""
+
+    def read_gray(self, path, gray):
+        from mnist_edge.runtime.reading import Reading
+
+        return Reading(path=path, label="8", confidence=0.99, top_k=[("8", 0.99)])
+
+
+@pytest.mark.parametrize("model,expected", [(SurePredict, "8"), (WidthModel, "00")])
+def test_a_lone_piece_is_weighed_as_predict_reads_the_image(model, expected):
+    """One piece of ink: parted only if a parting beats predict's own reading (else exactly predict's)."""
+    reading = NumberReader(model()).read_bytes(_rings((10, 44), 110), "rings")
+    assert reading.number == expected, reading.to_json()
 
 
 @pytest.mark.parametrize("model,join", [("doubting", number_mod.TOUCH_RATE_DOUBTED), ("confident", None)])
