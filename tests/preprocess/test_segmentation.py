@@ -88,6 +88,20 @@ def test_a_stray_mark_is_no_line():
     assert len(lines) == 1
 
 
+HEIGHTS = [
+    # (case, boxes, line height): a heavy flat piece (a flag written apart) must not pull the height down
+    ("a digit and its heavy flag", [(6, 13, 30, 75), (16, 50, 10, 40)], 35),
+    ("three digits", [(10, 50, 10, 30), (12, 50, 40, 60), (10, 46, 70, 90)], 39),
+    ("one digit", [(10, 50, 10, 30)], 41),
+]
+
+
+@pytest.mark.parametrize("name,boxes,height", HEIGHTS, ids=[h[0] for h in HEIGHTS])
+def test_line_height_is_the_upper_median_of_the_inky_groups(name, boxes, height):
+    _, comps, groups = groups_of(mask_of(boxes))
+    assert seg.line_height(comps, groups) == height
+
+
 CLASSES = [
     # (case, box, expected): line height 40, the line's band rows 10..50
     ("a digit", (10, 50, 0, 25), "digit"),
