@@ -185,19 +185,33 @@ def test_a_confident_group_as_wide_as_a_digit_is_left_whole():
     assert reading.number == "8", reading.to_json()
 
 
-class SurePredict(WidthModel):
-    """Predict (the whole image through the front-end) is sure of an 8; the cut-out glyph is doubted."""
+class PredictReads(WidthModel):
+    """Predict (the whole image through the front-end) reads an 8 at ``confidence``; cut-out glyphs
+    are read as WidthModel reads them (a wide box doubted)."""
+
+    def __init__(self, confidence):
+        self.confidence = confidence
 
     def read_gray(self, path, gray):
         from mnist_edge.runtime.reading import Reading
 
-        return Reading(path=path, label="8", confidence=0.99, top_k=[("8", 0.99)])
+        return Reading(path=path, label="8", confidence=self.confidence, top_k=[("8", self.confidence)])
 
 
-@pytest.mark.parametrize("model,expected", [(SurePredict, "8"), (WidthModel, "00")])
-def test_a_lone_piece_is_weighed_as_predict_reads_the_image(model, expected):
-    """One piece of ink: parted only if a parting beats predict's own reading (else exactly predict's)."""
-    reading = NumberReader(model()).read_bytes(_rings((10, 44), 110), "rings")
+LONE_PIECES = [
+    # (case, predict's confidence in the whole image, ring lefts, expected)
+    ("two rings predict reads surely", 0.99, (10, 44), "8"),
+    ("four rings, far too wide, predict sure", 0.99, (10, 44, 78, 112), "8"),
+    ("four rings, predict unsure", 0.6, (10, 44, 78, 112), "0000"),
+    ("two rings predict doubts", None, (10, 44), "00"),
+]
+
+
+@pytest.mark.parametrize("name,confidence,lefts,expected", LONE_PIECES, ids=[c[0] for c in LONE_PIECES])
+def test_a_lone_piece_is_weighed_as_predict_reads_the_image(name, confidence, lefts, expected):
+    """One piece of ink: predict's answer when predict is sure, else parted only if a parting beats it."""
+    model = WidthModel() if confidence is None else PredictReads(confidence)
+    reading = NumberReader(model).read_bytes(_rings(lefts, 200), "rings")
     assert reading.number == expected, reading.to_json()
 
 
