@@ -52,6 +52,7 @@ from mnist_edge.preprocess.segmentation import (
     mask_box,
     segment,
 )
+from mnist_edge.preprocess.unstretch import is_stretched_scan
 from mnist_edge.runtime.reading import Reader, Reading
 
 DOUBT = "?"
@@ -75,6 +76,7 @@ NOT_A_NUMBER = "not a number"
 # while predict is seldom this sure of two touching digits (measured: MNIST's
 # and optdigits' touching numbers unchanged).
 SURE_LONE = 0.98
+CELL_MAX_ASPECT = 1.25  # a size-normalised scan's cell is about square (see is_digit_cell)
 # Writers' digit widths, as shares of MNIST's, that a line is weighed at, and the
 # spread (log) of the prior on them: MNIST's writers sit near 1. None wider:
 # scales above 1 served mostly to read two touching digits as one wide one
@@ -332,6 +334,21 @@ class _Parting:
         return self.reader._part(glyph, as_predicted)
 
 
+def is_digit_cell(gray: np.ndarray) -> bool:
+    """Whether an image is one size-normalised scan's cell: one digit stretched to fill a square frame.
+
+    Such a cell (a form reader's, UCI Semeion's 16x16) holds one digit by
+    construction, but at that size a digit's strokes often fall apart into
+    pieces side by side (a 4's two strokes, a 2 broken at its neck), which
+    segmentation would read as two digits. A number is wider than tall.
+
+    Args:
+        gray: float grey in [0, 1], shape (H, W).
+    """
+    h, w = gray.shape
+    return max(h, w) <= CELL_MAX_ASPECT * min(h, w) and is_stretched_scan(gray)
+
+
 def _writer_scale(partings: Sequence[_Parting]) -> float:
     """How wide this writer's digits are, as a share of MNIST's: the scale whose readings score best.
 
@@ -364,6 +381,8 @@ class NumberReader:
 
     def read_gray(self, path: str, gray: np.ndarray) -> NumberReading:
         """Segmentation, the model on each digit, the number."""
+        if is_digit_cell(gray):
+            return self._single(path, gray, 1, [0, 0, gray.shape[1], gray.shape[0]], None)
         try:
             found = segment(gray)
         except NoDigitError as exc:

@@ -308,6 +308,49 @@ def test_inside_a_doubted_group_the_models_confidence_outweighs_the_width_laws(
     assert reading.number == expected, reading.to_json()
 
 
+def _two_strokes(shape, grey=False):
+    """Two bars, one at each edge of a small frame: a stretched digit whose strokes fell apart."""
+    h, w = shape
+    bar = max(2, w // 8)
+    image = np.zeros(shape, np.float32)
+    image[:, :bar] = 1.0
+    image[h // 8 :, -bar:] = 1.0
+    return image * 0.6 + np.linspace(0.0, 0.35, w)[None, :] if grey else image  # grey: shaded paper
+
+
+CELLS = [
+    # (case, image, one digit cell)
+    ("a 16x16 one-bit scan's cell", _two_strokes((16, 16)), True),
+    ("a 32x30 one-bit cell", _two_strokes((32, 30)), True),
+    ("a 16x48 strip: a number", _two_strokes((16, 48)), False),
+    ("a grey 16x16 image", _two_strokes((16, 16), grey=True), False),
+    ("a 128x128 drawing", _two_strokes((128, 128)), False),
+]
+
+
+@pytest.mark.parametrize("name,image,cell", CELLS, ids=[c[0] for c in CELLS])
+def test_a_size_normalised_scans_cell_is_one_digit(name, image, cell):
+    assert number_mod.is_digit_cell(image) is cell
+
+
+def test_a_digit_cell_in_pieces_reads_as_predict_reads_it():
+    """A stretched 16x16 digit whose strokes fall apart side by side is one digit, not a number."""
+
+    class PiecesAreOnes(WidthModel):
+        def read_mnist_form(self, path, seen):
+            from mnist_edge.runtime.reading import Reading
+
+            return Reading(path=path, label="1", confidence=0.99, top_k=[("1", 0.99)])
+
+        def read_gray(self, path, gray):
+            from mnist_edge.runtime.reading import Reading
+
+            return Reading(path=path, label="4", confidence=0.9, top_k=[("4", 0.9)])
+
+    reading = NumberReader(PiecesAreOnes()).read_gray("cell", _two_strokes((16, 16)))
+    assert reading.number == "4", reading.to_json()
+
+
 def test_without_groups_to_weigh_the_writer_width_is_mnists():
     assert number_mod._writer_scale([]) == 1.0
 
