@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import glob
 import io
 import os
 import sys
@@ -40,24 +39,9 @@ from mnist_edge.runtime import Predictor, default_model_path
 from mnist_edge.runtime.number import NumberReader
 from mnist_edge.runtime.reading import Reader
 from mnist_edge.synthesis import numbers as number_styles
+from mnist_edge.synthesis import outliers
 
-FONT_FOLDERS = (
-    "/usr/share/fonts/opentype/bwht",
-    "/usr/share/fonts/opentype/comic-neue",
-    "/usr/share/fonts/opentype/dancingscript",
-    "/usr/share/fonts/truetype/breip",
-    "/usr/share/fonts/truetype/femkeklaver",
-    "/usr/share/fonts/truetype/fifthhorseman",
-    "/usr/share/fonts/truetype/humor-sans",
-    "/usr/share/fonts/truetype/klee",
-    "/usr/share/fonts/truetype/leckerli-one",
-    "/usr/share/fonts/truetype/yusei-magic",
-)
 OUTLINED = ("femkeklaver",)  # digits drawn as outlines: reported, not counted
-
-
-def handwriting_fonts():
-    return sorted(f for folder in FONT_FOLDERS for f in glob.glob(os.path.join(folder, "*.[ot]tf")))
 
 
 def typed(text: str, font_path: str, rng: np.random.Generator) -> bytes:
@@ -123,7 +107,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
-    fonts = handwriting_fonts()
+    fonts = outliers.handwriting_fonts()
     if not fonts:
         print("no handwriting fonts installed: see this script's docstring", file=sys.stderr)
         return 2

@@ -36,9 +36,39 @@ CANVAS = 256
 HELD_OUT_FONTS = ("SansMono",)
 
 
+# Debian's handwriting fonts: each is one writer's digits, held out to measure
+# how other hands are read (benchmarks/handwriting_fonts.py). Letters drawn in
+# them would teach "not a digit" on exactly those hands (a rebuild on a machine
+# that had them installed refused 2.4 % of their digits, against 1.1 %), so
+# training never draws letters from them, whatever is installed.
+HANDWRITING_FONT_DIRS = (
+    "/usr/share/fonts/opentype/bwht",
+    "/usr/share/fonts/opentype/comic-neue",
+    "/usr/share/fonts/opentype/dancingscript",
+    "/usr/share/fonts/truetype/breip",
+    "/usr/share/fonts/truetype/femkeklaver",
+    "/usr/share/fonts/truetype/fifthhorseman",
+    "/usr/share/fonts/truetype/humor-sans",
+    "/usr/share/fonts/truetype/klee",
+    "/usr/share/fonts/truetype/leckerli-one",
+    "/usr/share/fonts/truetype/yusei-magic",
+)
+
+
 def is_held_out_font(path: str) -> bool:
     """True for fonts kept out of training (see :data:`HELD_OUT_FONTS`)."""
     return any(tag in os.path.basename(path) for tag in HELD_OUT_FONTS)
+
+
+def is_handwriting_font(path: str) -> bool:
+    """True for a font in one of :data:`HANDWRITING_FONT_DIRS` (other writers' digits, held out)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return any(folder == d or folder.startswith(d + os.sep) for d in HANDWRITING_FONT_DIRS)
+
+
+def handwriting_fonts() -> List[str]:
+    """The handwriting fonts installed here (sorted): the held-out writers."""
+    return sorted(f for d in HANDWRITING_FONT_DIRS for f in glob.glob(os.path.join(d, "*.[ot]tf")))
 
 
 def find_fonts(patterns: Sequence[str] = ("*.ttf", "*.otf")) -> List[str]:
@@ -51,8 +81,8 @@ def find_fonts(patterns: Sequence[str] = ("*.ttf", "*.otf")) -> List[str]:
 
 
 def training_fonts() -> List[str]:
-    """The fonts letters are drawn in for training: all but the held-out family."""
-    fonts = find_fonts()
+    """The fonts letters are drawn in for training: all but the held-out family and the handwriting fonts."""
+    fonts = [f for f in find_fonts() if not is_handwriting_font(f)]
     return [f for f in fonts if not is_held_out_font(f)] or fonts
 
 

@@ -189,6 +189,7 @@ def _metadata(
             "steps_per_execution": fitted.steps_per_execution,
             "augment_copies": options.augment_copies,
             "outliers": options.outliers,
+            "outlier_fonts": trainset.outlier_font_names(options),
             "styles": options.styles,
             "touching": options.touching,
             "writers": options.writers,

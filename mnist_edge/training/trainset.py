@@ -9,7 +9,8 @@ keeps a class-balanced split of training digits out of it, on which
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, Optional
+import os
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -139,6 +140,11 @@ def assemble(x: np.ndarray, y: np.ndarray, options: TrainConfig, log: Callable[[
         weights = np.concatenate([weights, np.full(len(tx), OUTLIER_WEIGHT, np.float32)])
         counts["touching"] = int(len(tx))
     return TrainingSet(digits_x, targets, weights, counts)
+
+
+def outlier_font_names(options: TrainConfig) -> List[str]:
+    """The font files "not a digit" letters were drawn in (none without --outliers): what a rebuild needs."""
+    return [os.path.basename(f) for f in outliers.training_fonts()] if options.outliers else []
 
 
 def touching(x: np.ndarray, options: TrainConfig, log: Callable[[str], None]) -> np.ndarray:

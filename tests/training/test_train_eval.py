@@ -3,6 +3,7 @@
 import json
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,6 +220,19 @@ def test_continuing_a_model_with_styles(runner, tmp_path, mnist_dir, monkeypatch
     assert meta["hyperparameters"]["writers"] == 0.5
     assert meta["hyperparameters"]["learning_rate"] == pytest.approx(0.001 / 5)
     assert meta["abstain"]["min_confidence"] > 0
+
+
+def test_training_records_the_fonts_its_letters_came_from(runner, tmp_path, mnist_dir, monkeypatch):
+    """A rebuild must know them: a machine with the handwriting fonts installed once trained on them."""
+    from mnist_edge.synthesis import outliers
+
+    monkeypatch.setenv("MNIST_EDGE_CACHE", str(tmp_path / "cache"))
+    args = ["train", "--arch", "cnn", "--outliers", "20", "--epochs", "1", "--train-limit", "200"]
+    result = runner.invoke(main, [*args, "--data-dir", str(mnist_dir), "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 0, result.output
+    fonts = json.loads((tmp_path / "mnist_cnn.json").read_text())["hyperparameters"]["outlier_fonts"]
+    assert fonts == [Path(f).name for f in outliers.training_fonts()]
+    assert not set(fonts) & {Path(f).name for f in outliers.handwriting_fonts()}
 
 
 @pytest.mark.parametrize(
