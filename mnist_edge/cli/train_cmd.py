@@ -50,7 +50,7 @@ from mnist_edge.cli.common import (
     default=0,
     show_default=True,
     help="Add this many digits in the forms MNIST's writers rarely used (open-top and triangle 4s, "
-    "flagged 1s, crossed 7s, straight-stemmed 9s, looped 2s...), drawn and passed through the "
+    "flagged 1s, crossed 7s, straight-stemmed and g-like 9s, looped 2s...), drawn and passed through the "
     "front-end like --augment.",
 )
 @click.option(

@@ -364,7 +364,7 @@ def style_digits(
     """``count`` digits in the forms MNIST's writers rarely used, as the front-end presents them.
 
     Each is a stroke-drawn form (:mod:`mnist_edge.synthesis.glyphs`: open-top
-    and triangle 4s, flagged 1s, crossed 7s, straight-stemmed 9s, looped 2s,
+    and triangle 4s, flagged 1s, crossed 7s, straight-stemmed and g-like 9s, looped 2s,
     ...) with a random pen and wobble, then augmented exactly like an MNIST
     digit (:func:`augment_digit`). Labels cycle 0..9, so classes are balanced.
 

@@ -19,7 +19,7 @@ def _stretched(digit, light=True):
 
 
 # MNIST test 1s the shipped model doubts once stretched into a 16x16 one-bit frame.
-DOUBTED_ONES = [96, 168, 180]
+DOUBTED_ONES = [96, 180, 203]  # model-specific: re-pick them when the shipped model changes
 
 
 @pytest.mark.parametrize("light", [True, False], ids=["light-on-dark", "dark-on-light"])

@@ -2,8 +2,8 @@
 
 The shipped model trains on these forms (``train --styles``), so it cannot
 vouch for them: the check uses the small CNN fixture, trained on MNIST
-alone. The forms MNIST's writers never used at all (the flagged 1s) it
-cannot read; those are checked by eye in docs/glyph_forms.png
+alone. The forms MNIST's writers (almost) never used (the flagged 1s, the
+g-like 9) it cannot read; those are checked by eye in docs/glyph_forms.png
 (``python scripts/glyph_gallery.py``), listed in HUMAN_CHECKED.
 """
 
@@ -18,7 +18,8 @@ from mnist_edge.runtime import Predictor
 from mnist_edge.runtime.reading import Reader
 from mnist_edge.synthesis import glyphs
 
-HUMAN_CHECKED = {("1", 0), ("1", 1)}  # a long flag, a flag and a foot: see docs/glyph_forms.png
+# a long flag, a flag and a foot, a 9 like a g (read as 8 or 3 by MNIST alone): see docs/glyph_forms.png
+HUMAN_CHECKED = {("1", 0), ("1", 1), ("9", 4)}
 FORMS = [(label, k) for label, forms in glyphs.FORMS.items() for k in range(len(forms))]
 MODEL_CHECKED = [form for form in FORMS if form not in HUMAN_CHECKED]
 
@@ -67,6 +68,6 @@ def test_held_out_forms_are_not_training_forms():
 
 
 def test_render_draws_a_held_out_form_when_asked():
-    a = glyphs.render("9", np.random.default_rng(5), held_out=True)
-    b = glyphs.render("9", np.random.default_rng(5), form=0)
+    a = glyphs.render("0", np.random.default_rng(5), held_out=True)
+    b = glyphs.render("0", np.random.default_rng(5), form=0)
     assert a != b
