@@ -20,12 +20,16 @@ def _with_margin(img, margin):
 
 
 SLAB = np.pad(np.ones((16, 12), np.float32), ((0, 0), (1, 3)))
+HALF_WIDE = np.pad(np.ones((16, 8), np.float32), ((0, 0), (4, 4)))  # its faint slanted edges thresholded away
+THIN = np.pad(np.ones((16, 3), np.float32), ((0, 0), (6, 7)))
 
 CASES = [
     ("a stretched 1, light on dark", _bar(), True),
     ("a stretched 1, dark on light", 1.0 - _bar(), True),
     ("a slab-like 1 covering most of the frame", SLAB, True),
     ("a 32x32 one-bit scan", np.kron(_bar(), np.ones((2, 2), np.float32)), True),
+    ("an upright 1 the threshold left half the frame wide", HALF_WIDE, True),
+    ("a thin upright stroke: nothing to squeeze", THIN, False),
     ("a digit with a wide margin", _with_margin(_bar(10), 6), False),
     ("a grey image (a garment)", np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16), False),
     ("a photo-sized image", np.kron(_bar(), np.ones((8, 8), np.float32)), False),
