@@ -417,7 +417,7 @@ def test_a_doubted_digit_of_a_number_is_read_again_wider_and_says_so(numbers, re
     from mnist_edge.runtime.number import DigitReading
     from mnist_edge.synthesis import augment
 
-    narrow = np.pad(augment.narrowed(mnist.x_test[95], 0.45), 8).astype(np.float32) / 255.0  # a narrow 4
+    narrow = np.pad(augment.narrowed(mnist.x_test[160], 0.45), 8).astype(np.float32) / 255.0  # a narrow 4
     doubted = reader._read_as_is("", narrow)
     assert doubted.label is None
     digit = DigitReading(None, doubted.confidence, [0, 0, 5, 20], doubted.top_k, doubted.reason, doubted.seen)
@@ -438,7 +438,7 @@ def test_a_single_doubted_digit_is_not_read_again_beyond_what_predict_does(reade
     """A number's '?' is read again at other widths; a lone digit stays exactly predict's answer."""
     from mnist_edge.synthesis import augment
 
-    image = np.pad(augment.narrowed(mnist.x_test[95], 0.45), 8).astype(np.float32) / 255.0
+    image = np.pad(augment.narrowed(mnist.x_test[160], 0.45), 8).astype(np.float32) / 255.0
     numbers = NumberReader(reader)
     surer = reader.read_mnist_form("", mnist.x_test[0])  # a confident 7, whatever is asked
     monkeypatch.setattr(reader, "read_at_other_widths", lambda _p, _s: surer)

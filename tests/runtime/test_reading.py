@@ -19,7 +19,7 @@ def _stretched(digit, light=True):
 
 
 # MNIST test 1s the shipped model doubts once stretched into a 16x16 one-bit frame.
-DOUBTED_ONES = [96, 180, 203]  # model-specific: re-pick them when the shipped model changes
+DOUBTED_ONES = [96, 154, 176]  # model-specific: re-pick them when the shipped model changes
 
 
 @pytest.mark.parametrize("light", [True, False], ids=["light-on-dark", "dark-on-light"])
@@ -33,8 +33,8 @@ def test_a_stretched_one_the_model_doubts_is_read_narrower(reader, mnist, index,
     assert result.width in unstretch.NARROWED_WIDTHS
 
 
-# MNIST test 1s the shipped model reads, unsure, as 8s (at about 0.5) once stretched.
-UNSURE_ONES = [168, 251, 1691]  # model-specific, as DOUBTED_ONES
+# MNIST test 1s the shipped model reads, unsure, as another digit once stretched.
+UNSURE_ONES = [251, 696, 755]  # model-specific, as DOUBTED_ONES
 
 
 @pytest.mark.parametrize("index", UNSURE_ONES)
@@ -75,7 +75,7 @@ def test_a_reading_again_below_the_bar_leaves_the_doubt(reader, mnist, monkeypat
 
 
 # MNIST test digits (index, label) the shipped model doubts once written at 0.45 of their width.
-DOUBTED_NARROW = [(11, 6), (78, 9), (95, 4)]
+DOUBTED_NARROW = [(62, 9), (66, 6), (160, 4)]  # model-specific, as DOUBTED_ONES
 
 
 @pytest.mark.parametrize("index, label", DOUBTED_NARROW)
@@ -89,7 +89,7 @@ def test_a_narrow_digit_the_model_doubts_is_read_wider(reader, mnist, index, lab
 
 
 def test_an_answer_read_at_another_width_says_so(reader, mnist):
-    image = np.pad(augment.narrowed(mnist.x_test[95], 0.45), 8).astype(np.float32) / 255.0
+    image = np.pad(augment.narrowed(mnist.x_test[160], 0.45), 8).astype(np.float32) / 255.0
     result = reader.read_gray("four.png", image)
     assert result.to_json()["read_at_width"] == result.width
     assert result.to_line().endswith(f"(read at {result.width:g}x its width)")
