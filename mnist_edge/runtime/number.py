@@ -20,7 +20,7 @@ answer), so adding ``--number`` never changes a single digit's label. When
 the image's ink is one piece, predict's reading of it is also what a parting
 must beat, and a piece predict is sure of (:data:`SURE_LONE`) is one digit.
 A digit broken into pieces, or one predict doubts and a parting reads as two
-sure digits, reads as a number (14 of MNIST's first 3,000 test digits).
+sure digits, reads as a number (11 of MNIST's first 3,000 test digits).
 
 Touching digits come from segmentation with several readings (one digit,
 or split in two or more); the one kept has the highest log-probability:
