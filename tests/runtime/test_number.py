@@ -215,6 +215,31 @@ def test_a_lone_piece_is_weighed_as_predict_reads_the_image(name, confidence, le
     assert reading.number == expected, reading.to_json()
 
 
+def _broken_nine(loop_bottom=46) -> bytes:
+    """A 9 written in two strokes that do not meet: its loop, and its stem apart on the right."""
+    image = Image.new("L", (110, 100), 255)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((12, 8, 46, loop_bottom), outline=0, width=5)
+    draw.line([(54, 20), (54, 92)], fill=0, width=5)
+    return _png(np.asarray(image))
+
+
+BROKEN_PIECES = [
+    # (case, image, predict's confidence in the whole image, expected)
+    ("a 9 in two pieces predict reads surely", _broken_nine(), 0.99, "8"),
+    ("... predict unsure: the pieces are read", _broken_nine(), 0.6, "00"),
+    ("... no piece much shorter than the ink: two digits", _broken_nine(loop_bottom=92), 0.99, "00"),
+    ("two rings apart, wider than a digit, predict sure", _rings((10, 60), 150), 0.99, "00"),
+]
+
+
+@pytest.mark.parametrize("name,png,confidence,expected", BROKEN_PIECES, ids=[c[0] for c in BROKEN_PIECES])
+def test_pieces_that_fit_one_digits_box_are_the_digit_predict_is_sure_of(name, png, confidence, expected):
+    """A broken digit (pieces side by side, no wider than tall together) is the digit predict is sure of."""
+    reading = NumberReader(PredictReads(confidence)).read_bytes(png, "pieces")
+    assert reading.number == expected, reading.to_json()
+
+
 @pytest.mark.parametrize("model,join", [("doubting", number_mod.TOUCH_RATE_DOUBTED), ("confident", None)])
 def test_joins_cost_less_inside_a_group_whose_whole_is_doubted(model, join):
     from mnist_edge.preprocess import pil_to_gray
