@@ -348,7 +348,9 @@ CELLS = [
     ("a 16x16 one-bit scan's cell", _two_strokes((16, 16)), True),
     ("a 32x30 one-bit cell", _two_strokes((32, 30)), True),
     ("a 16x48 strip: a number", _two_strokes((16, 48)), False),
-    ("a grey 16x16 image", _two_strokes((16, 16), grey=True), False),
+    ("a grey 16x16 image: too small for a number", _two_strokes((16, 16), grey=True), True),
+    ("a grey 8x8 image", _two_strokes((8, 8), grey=True), True),
+    ("a grey 20x20 image", _two_strokes((20, 20), grey=True), False),
     ("a 128x128 drawing", _two_strokes((128, 128)), False),
 ]
 
@@ -356,6 +358,28 @@ CELLS = [
 @pytest.mark.parametrize("name,image,cell", CELLS, ids=[c[0] for c in CELLS])
 def test_a_size_normalised_scans_cell_is_one_digit(name, image, cell):
     assert number_mod.is_digit_cell(image) is cell
+
+
+# A 0 from UCI optdigits (8x8 counts, 0-16) that segmentation once saw as "19" on two lines.
+OPTDIGITS_ZERO = np.array(
+    [
+        [0, 2, 0, 8, 9, 0, 0, 0],
+        [0, 13, 5, 14, 8, 7, 0, 0],
+        [0, 12, 5, 2, 0, 9, 0, 0],
+        [0, 7, 5, 0, 0, 3, 5, 0],
+        [0, 3, 10, 0, 0, 2, 10, 0],
+        [0, 1, 13, 0, 0, 1, 12, 0],
+        [0, 0, 5, 13, 5, 9, 13, 0],
+        [0, 0, 0, 9, 16, 16, 7, 0],
+    ],
+    np.float32,
+)
+
+
+def test_a_tiny_image_reads_as_predict_reads_it(numbers, reader):
+    gray = OPTDIGITS_ZERO / 16
+    alone = reader.read_gray("8x8", gray)
+    assert numbers.read_gray("8x8", gray).number == (alone.label or "?")
 
 
 def test_a_digit_cell_in_pieces_reads_as_predict_reads_it():
