@@ -8,7 +8,11 @@ digits are typed the same way, with the font's own spacing, and read as
 ``predict --number`` reads them. Prints per font: digits right, answered
 "not a digit", numbers right (whole) and digits right within numbers
 (aligned), and the totals; then the same numbers handed over as a clean
-drawing, a scan and a photo of squared paper (:func:`mnist_edge.synthesis.numbers.render`).
+drawing, a scan and a photo of squared paper (:func:`mnist_edge.synthesis.numbers.render`);
+then the same digits as size-normalised one-bit 16x16 scans, the way form
+readers and UCI's Semeion set keep other writers' digits (each stretched to
+fill its frame both ways, then thresholded; light and dark in turn), per
+class.
 
 ``femkeklaver`` draws its digits as outlines (two parallel lines round each
 stroke, which no pen writes): it is reported on its own line and left out of
@@ -39,7 +43,7 @@ from mnist_edge.runtime import Predictor, default_model_path
 from mnist_edge.runtime.number import NumberReader
 from mnist_edge.runtime.reading import Reader
 from mnist_edge.synthesis import numbers as number_styles
-from mnist_edge.synthesis import outliers
+from mnist_edge.synthesis import outliers, renderings
 
 OUTLINED = ("femkeklaver",)  # digits drawn as outlines: reported, not counted
 
@@ -67,18 +71,35 @@ def handed_over(png: bytes, style: str, rng: np.random.Generator) -> np.ndarray:
     return pil_to_gray(Image.open(io.BytesIO(number_styles.render(ink, rng, style))))
 
 
-def measure_font(font_path, reader, numbers, args, rng, styles):
+def stretched_scan(png: bytes, light: bool) -> np.ndarray:
+    """The typed digit as a size-normalised one-bit 16x16 scan (grey in [0, 1])."""
+    ink = 255.0 - np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float32)
+    ink -= ink.min()
+    ys, xs = np.nonzero(ink > 0.2 * max(float(ink.max()), 1.0))  # the paper is not ink
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    crop = (crop * 255.0 / max(float(crop.max()), 1.0)).astype(np.uint8)
+    return renderings.scan_stretched(crop, None, side=16, light=light).astype(np.float32) / 255.0
+
+
+def measure_font(font_path, reader, numbers, args, rng, styles, scans=None):
     """[digits, right, not a digit, numbers, numbers right, number digits, number digits right].
 
-    With ``styles``, each number is also read as a drawing, a scan and a photo, and counted there.
+    With ``styles``, each number is also read as a drawing, a scan and a photo, and counted there;
+    with ``scans``, each digit also as a size-normalised one-bit scan ([n, right, not a digit] per class).
     """
     cell = [0] * 7
     for label in "0123456789":
-        for _ in range(args.per_digit):
-            reading = reader.read_bytes(typed(label, font_path, rng), label)
+        for k in range(args.per_digit):
+            png = typed(label, font_path, rng)
+            reading = reader.read_bytes(png, label)
             cell[0] += 1
             cell[1] += reading.label == label
             cell[2] += reading.label is None and reading.error is None
+            if scans is not None:
+                scanned = reader.read_gray(label, stretched_scan(png, light=k % 2 == 0))
+                scans[label][0] += 1
+                scans[label][1] += scanned.label == label
+                scans[label][2] += scanned.label is None and scanned.error is None
     for _ in range(args.numbers):
         truth = "".join(str(int(d)) for d in rng.integers(10, size=int(rng.integers(2, 7))))
         png = typed(truth, font_path, rng)
@@ -118,9 +139,11 @@ def main() -> int:
     print(f"{'font':<32}{'n':>6}{'right':>9}{'no dgt':>9}{'nums':>6}{'whole':>9}{'digits':>9}")
     total = collections.Counter()
     styles = {style: [0, 0] for style in number_styles.STYLES}
+    scans = {label: [0, 0, 0] for label in "0123456789"}
     for font_path in fonts:
         outlined = any(o in font_path for o in OUTLINED)
-        cell = measure_font(font_path, reader, numbers, args, rng, None if outlined else styles)
+        kept = (None, None) if outlined else (styles, scans)
+        cell = measure_font(font_path, reader, numbers, args, rng, *kept)
         name = os.path.basename(font_path)
         print(line(name + (" (outlines)" if outlined else ""), cell))
         if not outlined:
@@ -130,6 +153,12 @@ def main() -> int:
     print(
         "the same numbers handed over as",
         ", ".join(f"{k} {n_right / n:.3f}" for k, (n, n_right) in styles.items()),
+    )
+    n, right, nad = (sum(v[k] for v in scans.values()) for k in range(3))
+    print(
+        f"the same digits as size-normalised one-bit 16x16 scans: {right / n:.3f} "
+        f"({nad / n:.1%} not a digit); per class "
+        + " ".join(f"{label}:{v[1] / v[0]:.3f}" for label, v in scans.items())
     )
     return 0
 
