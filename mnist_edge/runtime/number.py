@@ -86,7 +86,7 @@ ONE_DIGIT_ASPECT = 1.0
 # surely as one digit: 0.67 and 1.0).
 SHORT_PIECE = 0.6
 CELL_MAX_ASPECT = 1.25  # a size-normalised scan's cell is about square (see is_digit_cell)
-# An image no larger than this on either side is one digit: USPS's 16x16 grey scans,
+# A square image no larger than this is one digit: USPS's 16x16 grey scans,
 # optdigits' 8x8 counts. Segmentation there finds strokes, not digits (an 8x8 0 was
 # read as "19" on two "lines"); a number needs more room than 16 px.
 TINY_SIDE = 16
@@ -354,16 +354,16 @@ def is_digit_cell(gray: np.ndarray) -> bool:
     one digit stretched to fill a square frame) holds one digit by
     construction, but at that size a digit's strokes often fall apart into
     pieces side by side (a 4's two strokes, a 2 broken at its neck), which
-    segmentation would read as two digits. A number is wider than tall. An
-    image at most :data:`TINY_SIDE` on both sides holds one digit too.
+    segmentation would read as two digits. A number is wider than tall. A
+    square image at most :data:`TINY_SIDE` on both sides holds one digit too.
 
     Args:
         gray: float grey in [0, 1], shape (H, W).
     """
     h, w = gray.shape
-    if max(h, w) <= TINY_SIDE:
-        return True
-    return max(h, w) <= CELL_MAX_ASPECT * min(h, w) and is_stretched_scan(gray)
+    if max(h, w) > CELL_MAX_ASPECT * min(h, w):
+        return False  # two 8x8 scans side by side are a number
+    return max(h, w) <= TINY_SIDE or is_stretched_scan(gray)
 
 
 def _union_box(pieces) -> List[int]:

@@ -351,6 +351,7 @@ CELLS = [
     ("a grey 16x16 image: too small for a number", _two_strokes((16, 16), grey=True), True),
     ("a grey 8x8 image", _two_strokes((8, 8), grey=True), True),
     ("a grey 20x20 image", _two_strokes((20, 20), grey=True), False),
+    ("two grey 8x8 scans side by side", _two_strokes((8, 16), grey=True), False),
     ("a 128x128 drawing", _two_strokes((128, 128)), False),
 ]
 
