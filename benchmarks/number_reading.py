@@ -13,7 +13,9 @@ a new user would make them: the folder's image files put side by side as
 they are (each scaled to the first one's height), no composition, no
 rendering. Every image is read by the same code as
 ``predict --number`` (the default model unless ``--model``), and scored as
-``eval --images --number`` scores it: a ``?`` is a miss. Last, the issue's
+``eval --images --number`` scores it: a ``?`` is a miss; how many wrong
+answers carry a ``?`` (the rest are silently wrong), and how well a
+number's confidence tells right answers from wrong ones. Last, the issue's
 "every single-digit answer unchanged": ``--singles`` of the source's digits
 (default 1,000), each its own image, read with and without ``--number``.
 
@@ -43,7 +45,7 @@ from mnist_edge.evaluation.image_eval import DIGITS, labelled_forms, labelled_im
 from mnist_edge.evaluation.number_eval import aligned_matches
 from mnist_edge.preprocess import load_gray, pil_to_gray
 from mnist_edge.runtime import Predictor, default_model_path
-from mnist_edge.runtime.number import NumberReader
+from mnist_edge.runtime.number import DOUBT, NumberReader
 from mnist_edge.runtime.reading import Reader
 from mnist_edge.synthesis import glyphs, numbers
 
@@ -66,20 +68,27 @@ def digit_source(args):
 
 
 def tally(cells, keys, truth: str, answer: str) -> None:
-    """Counts one number in each cell it belongs to: numbers, right, digits, digits right (aligned)."""
+    """Counts one number in each cell it belongs to.
+
+    numbers, right, digits, digits right (aligned), and wrong but marked: a
+    "?" in the answer or "not a number", so a reader knows to look again.
+    """
+    marked = answer != truth and (not answer or DOUBT in answer)
     for key in keys:
         cell = cells[key]
         cell[0] += 1
         cell[1] += answer == truth
         cell[2] += len(truth)
         cell[3] += aligned_matches(truth, answer)
+        cell[4] += marked
 
 
 def side_by_side(args, reader) -> int:
     """Numbers made of the folder's image files put side by side as they are; prints their table."""
     items = labelled_images(args.images, DIGITS)
     rng = np.random.default_rng(args.seed)
-    cells = collections.defaultdict(lambda: [0, 0, 0, 0])
+    cells = collections.defaultdict(lambda: [0] * 5)  # see tally()
+    scored = []  # (right, the number's confidence) of 2-6 digit numbers
     started = time.perf_counter()
     for length in LENGTHS:
         for _ in range(args.count):
@@ -88,15 +97,19 @@ def side_by_side(args, reader) -> int:
             height = grays[0].shape[0]
             line = np.concatenate([_to_height(g, height) for g in grays], axis=1)
             truth = "".join(label for _, label in picked)
-            answer = reader.read_gray("", line).number or ""
+            reading = reader.read_gray("", line)
+            answer = reading.number or ""
             tally(cells, (("length", length), ("all",)), truth, answer)
+            if length <= 6:
+                scored.append((answer == truth, reading.confidence or 0.0))
     print(f"numbers made of {args.images}'s images side by side; model {args.model or default_model_path()}")
     print(f"{'':<22}{'n':>7}{'numbers':>10}{'digits':>10}")
     for name, key in [("all", ("all",))] + [(f"length {n}", ("length", n)) for n in LENGTHS]:
-        n, right, digits, digits_right = cells[key]
+        n, right, digits, digits_right, _ = cells[key]
         print(f"{name:<22}{n:>7}{right / n:>10.3f}{digits_right / digits:>10.3f}")
     print(f"{cells[('all',)][0]} numbers in {time.perf_counter() - started:.1f} s")
     print_goal(cells)
+    print_confidence(scored)
     return 0
 
 
@@ -117,6 +130,35 @@ def print_goal(cells) -> None:
         f"2-6 digits: numbers {whole:.3f} (goal >= 0.85: {'PASS' if whole >= 0.85 else 'FAIL'}), "
         f"digits {per_digit:.3f} (goal >= 0.95: {'PASS' if per_digit >= 0.95 else 'FAIL'})"
     )
+    wrong = n - sum(c[1] for c in goal_numbers)
+    marked = sum(c[4] for c in goal_numbers)
+    print(
+        f"2-6 digits read wrong: {wrong}, of them marked ('?' or not a number) {marked}; "
+        f"silently wrong {(wrong - marked) / n:.3f} of all"
+    )
+
+
+# Bars on a number's confidence (the product of its digits') a caller may keep answers at.
+CONFIDENCE_BARS = (0.5, 0.8, 0.9)
+
+
+def print_confidence(scored) -> None:
+    """How well a number's confidence tells right answers from wrong ones (2-6 digit numbers).
+
+    For each bar in :data:`CONFIDENCE_BARS`: the share of answers at or
+    above it, how many of those are right, and the share of the wrong
+    answers that fall below it (flagged for a second look).
+    """
+    right = np.array([r for r, _ in scored], bool)
+    confidence = np.array([c for _, c in scored], np.float64)
+    for bar in CONFIDENCE_BARS:
+        kept = confidence >= bar
+        right_kept = right[kept].mean() if kept.any() else float("nan")
+        flagged = (~kept[~right]).mean() if (~right).any() else float("nan")
+        print(
+            f"2-6 digits, number confidence >= {bar}: kept {kept.mean():.3f}, right among them "
+            f"{right_kept:.3f}; wrong answers below the bar {flagged:.3f}"
+        )
 
 
 def main() -> int:
@@ -147,8 +189,9 @@ def main() -> int:
         return side_by_side(args, reader)
     x, y = digit_source(args)
     rng = np.random.default_rng(args.seed)
-    cells = collections.defaultdict(lambda: [0, 0, 0, 0])  # numbers, right, digits, digits right
+    cells = collections.defaultdict(lambda: [0] * 5)  # see tally()
     misreads = []
+    scored = []  # (right, the number's confidence) of 2-6 digit numbers
     started = time.perf_counter()
     for layout_name, layout in numbers.LAYOUTS.items():
         for style in numbers.STYLES:
@@ -157,7 +200,10 @@ def main() -> int:
                     idx = numbers.sample_digits(y, length, rng)
                     truth = "".join(str(int(y[i])) for i in idx)
                     image = numbers.render(numbers.compose(x[idx], rng, layout), rng, style)
-                    answer = reader.read_gray("", pil_to_gray(Image.open(io.BytesIO(image)))).number or ""
+                    reading = reader.read_gray("", pil_to_gray(Image.open(io.BytesIO(image))))
+                    answer = reading.number or ""
+                    if length <= 6:
+                        scored.append((answer == truth, reading.confidence or 0.0))
                     keys = (
                         (layout_name, style, length),
                         ("layout", layout_name),
@@ -171,7 +217,7 @@ def main() -> int:
     seconds = time.perf_counter() - started
 
     def row(name, key):
-        n, right, digits, digits_right = cells[key]
+        n, right, digits, digits_right, _ = cells[key]
         return f"{name:<22}{n:>7}{right / n:>10.3f}{digits_right / digits:>10.3f}"
 
     source = (
@@ -203,6 +249,7 @@ def main() -> int:
     whole = sum(c[1] for c in apart) / sum(c[0] for c in apart)
     digits = sum(c[3] for c in apart) / sum(c[2] for c in apart)
     print(f"2-6 digits, layouts but 'touching' (all touch): numbers {whole:.3f}, digits {digits:.3f}")
+    print_confidence(scored)
     for item in misreads[: args.show_misreads]:
         print("misread", *item)
     if args.singles:
