@@ -235,3 +235,22 @@ def test_drawing_a_number_shows_it_with_a_box_per_digit(browser, service, artifa
     assert browser.find_element("id", "boxes").get_attribute("data-count") == "4"
     captions = [e.text for e in browser.find_elements("css selector", "#digits figcaption")]
     assert [c.split()[0] for c in captions] == list("1704")
+
+
+UNSURE = [
+    # (case, the number's confidence, shown as unsure)
+    ("a sure number", 0.97, False),
+    ("an unsure number", 0.62, True),
+]
+
+
+@pytest.mark.parametrize("name,confidence,unsure", UNSURE, ids=[c[0] for c in UNSURE])
+def test_a_number_read_unsurely_is_shown_as_unsure(browser, service, name, confidence, unsure):
+    """The page's own rendering of an answer (as /predict?number=1 sends it), without drawing."""
+    open_page(browser, service)
+    digit = {"label": 1, "confidence": confidence, "box": [0, 0, 10, 10], "top_k": []}
+    answer = {"number": "1", "confidence": confidence, "digits": [digit], "lines": 1}
+    browser.execute_script("showAnswer(arguments[0], false)", answer)
+    label = browser.find_element("id", "label")
+    assert ("unsure" in label.get_attribute("class").split()) == unsure
+    assert ("check it" in browser.find_element("id", "reason").text) == unsure
