@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_edge import data
+from mnist_edge.constants import NUMBER_CONFIDENCE_BARS
 from mnist_edge.evaluation.image_eval import DIGITS, labelled_forms, labelled_images
 from mnist_edge.evaluation.number_eval import aligned_matches
 from mnist_edge.preprocess import load_gray, pil_to_gray
@@ -138,20 +139,16 @@ def print_goal(cells) -> None:
     )
 
 
-# Bars on a number's confidence (the product of its digits') a caller may keep answers at.
-CONFIDENCE_BARS = (0.5, 0.8, 0.9)
-
-
 def print_confidence(scored) -> None:
     """How well a number's confidence tells right answers from wrong ones (2-6 digit numbers).
 
-    For each bar in :data:`CONFIDENCE_BARS`: the share of answers at or
+    For each bar in :data:`~mnist_edge.constants.NUMBER_CONFIDENCE_BARS`: the share of answers at or
     above it, how many of those are right, and the share of the wrong
     answers that fall below it (flagged for a second look).
     """
     right = np.array([r for r, _ in scored], bool)
     confidence = np.array([c for _, c in scored], np.float64)
-    for bar in CONFIDENCE_BARS:
+    for bar in NUMBER_CONFIDENCE_BARS:
         kept = confidence >= bar
         right_kept = right[kept].mean() if kept.any() else float("nan")
         flagged = (~kept[~right]).mean() if (~right).any() else float("nan")

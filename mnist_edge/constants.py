@@ -69,3 +69,9 @@ def cache_root() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mnist-edge"
     )
     return Path(base)
+
+
+# Numbers: bars on a number's confidence (its digits' product) that eval --number and
+# benchmarks/number_reading.py report answers at (kept, right among them, wrong below);
+# a number read below the last is shown as unsure on the serve page (page.html's own copy).
+NUMBER_CONFIDENCE_BARS = (0.5, 0.8, 0.9)

@@ -10,7 +10,11 @@ labels (``labels.csv``, sub-folders, or a ``_<digits>`` file-name suffix:
   digit after it as wrong;
 * the digit count: right, too few (digits merged or lost), too many
   (a digit split, a speck read);
-* doubtful numbers (a ``?`` in the answer) and "not a number" answers.
+* doubtful numbers (a ``?`` in the answer) and "not a number" answers;
+* wrong answers without either (silently wrong), and for each bar on the
+  number's confidence (:data:`~mnist_edge.constants.NUMBER_CONFIDENCE_BARS`)
+  the share of answers at or above it, how many of those are right, and the
+  share of wrong answers below it: where a caller may set its own bar.
 
 numpy, Pillow and the interpreter only.
 """
@@ -25,6 +29,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from mnist_edge import fsutil, runtime
+from mnist_edge.constants import NUMBER_CONFIDENCE_BARS
 from mnist_edge.evaluation.image_eval import labelled_images
 from mnist_edge.preprocess import load_gray
 from mnist_edge.runtime.number import NumberReader, NumberReading
@@ -102,6 +107,7 @@ class NumberEval:
             row["digits"] += len(t)
             row["digits_right"] += m
         total_digits = sum(len(t) for t in truth)
+        confidence = [r.confidence or 0.0 for r in self.readings]
         return {
             "n": len(truth),
             "number_accuracy": round(float(np.mean(right)) if right else 0.0, 6),
@@ -110,6 +116,8 @@ class NumberEval:
             "doubtful": int(sum("?" in a for a in answers)),
             "not_a_number": int(sum(a == "not a number" for a in answers)),
             "errors": int(sum(a == "error" for a in answers)),
+            "silently_wrong": int(sum(not ok and _unmarked(a) for ok, a in zip(right, answers))),
+            "by_confidence": [by_confidence(right, confidence, bar) for bar in NUMBER_CONFIDENCE_BARS],
             "by_length": {
                 k: {
                     "n": v["n"],
@@ -125,6 +133,27 @@ class NumberEval:
                 {"path": path, "label": t, "answer": a} for (path, t), a in zip(self.items, answers) if a != t
             ],
         }
+
+
+def _unmarked(answer: str) -> bool:
+    """An answer that says nothing of doubt: no ``?``, not "not a number", no error."""
+    return "?" not in answer and answer not in ("error", "not a number")
+
+
+def by_confidence(right: List[bool], confidence: List[float], bar: float) -> dict:
+    """Answers at a bar on the number's confidence: kept, right among them, wrong ones below it.
+
+    A share with nothing to count (no answer kept, no wrong answer) is None.
+    """
+    right_arr = np.asarray(right, bool)
+    kept = np.asarray(confidence, np.float64) >= bar
+    wrong = ~right_arr
+    return {
+        "bar": bar,
+        "kept": round(float(kept.mean()), 6) if len(kept) else None,
+        "right_among_kept": round(float(right_arr[kept].mean()), 6) if kept.any() else None,
+        "wrong_below": round(float((~kept[wrong]).mean()), 6) if wrong.any() else None,
+    }
 
 
 def evaluate_numbers(reader: NumberReader, folder) -> NumberEval:
@@ -147,6 +176,12 @@ def format_summary(summary: dict) -> str:
         f"digits right   {summary['digit_accuracy']:.4f}  (aligned with the labels)",
         f"digit count    right {counts['right']}, too few {counts['too_few']}, "
         f"too many {counts['too_many']}, none read {counts['none']}",
+        f"silently wrong {summary['silently_wrong']}  (wrong answers with no '?')",
+        *(
+            f"confidence >= {row['bar']}  kept {_share(row['kept'])}, right among them "
+            f"{_share(row['right_among_kept'])}; wrong answers below the bar {_share(row['wrong_below'])}"
+            for row in summary["by_confidence"]
+        ),
         "by length      "
         + "  ".join(
             f"{k}: {v['number_accuracy']:.3f}/{v['digit_accuracy']:.3f} (n={v['n']})"
@@ -155,6 +190,10 @@ def format_summary(summary: dict) -> str:
         + "   (numbers/digits right)",
     ]
     return "\n".join(lines)
+
+
+def _share(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def write_report(result: NumberEval, summary: dict, out_dir, model: str, limit: int = 60) -> List[Path]:

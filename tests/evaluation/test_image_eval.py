@@ -167,3 +167,52 @@ def test_per_digit_accuracy_aligns_the_strings(truth, answer, matches):
     from mnist_edge.evaluation.number_eval import aligned_matches
 
     assert aligned_matches(truth, answer) == matches
+
+
+def _number_eval(rows):
+    """A NumberEval of (label, answer, confidence) rows; answer None is "not a number"."""
+    from mnist_edge.evaluation.number_eval import NumberEval
+    from mnist_edge.runtime.number import NumberReading
+
+    items = [(f"img{k}_{label}.png", label) for k, (label, _, _) in enumerate(rows)]
+    readings = [
+        NumberReading(path, number=answer, confidence=confidence, reason=None if answer else "not a number")
+        for (path, _), (_, answer, confidence) in zip(items, rows)
+    ]
+    return NumberEval(items, readings)
+
+
+NUMBER_ROWS = [
+    ("2024", "2024", 0.95),  # right, sure
+    ("35", "35", 0.6),  # right, unsure
+    ("906", "908", 0.85),  # silently wrong
+    ("17", "1?", 0.3),  # wrong, marked
+    ("44", None, None),  # not a number
+]
+
+
+def test_number_eval_counts_wrong_answers_that_say_nothing_of_doubt():
+    assert _number_eval(NUMBER_ROWS).summary()["silently_wrong"] == 1
+
+
+@pytest.mark.parametrize(
+    "bar,kept,right,wrong_below",
+    [(0.5, 0.6, 2 / 3, 2 / 3), (0.8, 0.4, 0.5, 2 / 3), (0.9, 0.2, 1.0, 1.0)],
+)
+def test_number_eval_reports_answers_at_bars_on_the_numbers_confidence(bar, kept, right, wrong_below):
+    rows = _number_eval(NUMBER_ROWS).summary()["by_confidence"]
+    row = next(r for r in rows if r["bar"] == bar)
+    assert row["kept"] == pytest.approx(kept)
+    assert row["right_among_kept"] == pytest.approx(right)
+    assert row["wrong_below"] == pytest.approx(wrong_below)
+
+
+def test_number_eval_at_a_bar_nothing_clears_says_so_not_zero():
+    from mnist_edge.evaluation.number_eval import by_confidence
+
+    assert by_confidence([True, False], [0.1, 0.2], 0.9) == {
+        "bar": 0.9,
+        "kept": 0.0,
+        "right_among_kept": None,
+        "wrong_below": 1.0,
+    }
