@@ -42,6 +42,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from mnist_edge.constants import NUMBER_UNSURE_BELOW
 from mnist_edge.errors import ImageError, NoDigitError
 from mnist_edge.preprocess import load_gray, pil_to_gray
 from mnist_edge.preprocess.load import open_image_bytes
@@ -142,6 +143,12 @@ class NumberReading:
     def doubtful(self) -> bool:
         return self.number is not None and DOUBT in self.number
 
+    @property
+    def unsure(self) -> bool:
+        """Read with no "?" but below :data:`~mnist_edge.constants.NUMBER_UNSURE_BELOW`: look again."""
+        sure_enough = (self.confidence or 0.0) >= NUMBER_UNSURE_BELOW
+        return self.number is not None and not self.doubtful and not sure_enough
+
     def to_json(self) -> dict:
         """The JSON object ``predict --number --json`` prints."""
         if self.error is not None and not self.digits and self.reason is None:
@@ -166,7 +173,8 @@ class NumberReading:
         if self.number is None:
             return f"{name}: {self.reason}"
         note = f"  ({self.reason})" if self.reason else ""
-        return f"{name}: {self.number} ({self.confidence:.3f}){note}"
+        unsure = ", unsure" if self.unsure else ""
+        return f"{name}: {self.number} ({self.confidence:.3f}{unsure}){note}"
 
     def error_line(self) -> str:
         """The stderr line for an input that failed."""

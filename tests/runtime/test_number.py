@@ -109,6 +109,27 @@ def test_a_doubtful_digit_is_a_question_mark_with_its_reason(reader):
     assert "not a digit" in reading.reason and "digit " in reading.reason
 
 
+LINES = [
+    # (case, number, confidence, reason, the line predict --number prints)
+    ("sure", "2024", 0.95, None, "a.png: 2024 (0.950)"),
+    ("unsure: worth a second look", "2024", 0.62, None, "a.png: 2024 (0.620, unsure)"),
+    (
+        "a doubted digit says so itself",
+        "2?24",
+        0.3,
+        "digit 2: not a digit",
+        "a.png: 2?24 (0.300)  (digit 2: not a digit)",
+    ),
+    ("not a number", None, None, "not a number: blank", "a.png: not a number: blank"),
+]
+
+
+@pytest.mark.parametrize("name,number,confidence,reason,line", LINES, ids=[c[0] for c in LINES])
+def test_the_line_says_when_a_number_was_read_unsurely(name, number, confidence, reason, line):
+    reading = number_mod.NumberReading("a.png", number=number, confidence=confidence, reason=reason)
+    assert reading.to_line() == line
+
+
 @pytest.mark.parametrize(
     "image",
     [
