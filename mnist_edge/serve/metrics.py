@@ -10,7 +10,9 @@ makes ``/metrics`` report all of them, whichever worker answers.
 
 from __future__ import annotations
 
+import glob
 import os
+from typing import List
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -57,13 +59,47 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The Prometheus text format (all workers' metrics in multiprocess mode)."""
-        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+        from prometheus_client import CollectorRegistry, generate_latest
 
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if folder:
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            _all_workers_collector(registry, folder)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def _all_workers_collector(registry, folder: str):
+    """prometheus_client's multiprocess collector, reading only the files workers have written.
+
+    A worker creates its metrics file and only then sizes it; a scrape in
+    between read the empty file, raised, and answered 500 for every worker's
+    metrics (prometheus/client_python#1199, open; seen here as a 500 on
+    ``/metrics`` right after ``serve --workers 2`` started).
+    """
+    from prometheus_client import multiprocess
+
+    class AllWorkersCollector(multiprocess.MultiProcessCollector):
+        def collect(self):
+            return self.merge(written_files(folder), accumulate=True)
+
+    return AllWorkersCollector(registry, path=folder)
+
+
+def written_files(folder: str) -> List[str]:
+    """The workers' metrics files in ``folder``, less empty ones (a worker still creating its file).
+
+    A file removed between listing and reading (a worker that stopped) is
+    left out too.
+    """
+    files = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.db"))):
+        try:
+            if os.path.getsize(path) > 0:
+                files.append(path)
+        except OSError:
+            continue
+    return files
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -660,3 +660,13 @@ def test_a_bad_number_flag_is_a_400(client, value):
         f"/predict?number={value}", content=number_upload(), headers={"Content-Type": "image/png"}
     )
     assert response.status_code == 400 and "number must be 1 or 0" in response.json()["error"]
+
+
+def test_metrics_leave_out_a_file_a_starting_worker_is_still_creating(tmp_path, monkeypatch):
+    """prometheus/client_python#1199: an empty file made every scrape a 500 while a worker started."""
+    from mnist_edge.serve.metrics import Metrics, written_files
+
+    (tmp_path / "counter_4242.db").write_bytes(b"")  # created, not yet sized
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert written_files(str(tmp_path)) == []
+    assert isinstance(Metrics({"model": "m"}).exposition(), bytes)
