@@ -157,6 +157,8 @@ class NumberReading:
         if self.reason:
             doc["reason"] = self.reason
         doc["confidence"] = None if self.confidence is None else round(self.confidence, 6)
+        if self.number is not None:
+            doc["unsure"] = self.unsure
         doc["digits"] = [d.to_json() for d in self.digits]
         doc["lines"] = self.lines
         if self.debug_image:

@@ -80,7 +80,9 @@ def read_frame(reader: Reader, numbers: Optional[NumberReader], image: np.ndarra
         result = numbers.read_gray("frame", gray)
         spent = time.perf_counter() - t0
         reading = result.number if result.number is not None else NOTHING
-        detail = {"digits": [d.to_json() for d in result.digits]} if result.digits else None
+        detail = None
+        if result.digits:  # each digit, and whether the number is worth a second look
+            detail = {"digits": [d.to_json() for d in result.digits], "unsure": result.unsure}
         return Seen(reading, result.confidence, {"front_end": spent, "model": 0.0}, detail)
     t0 = time.perf_counter()
     try:

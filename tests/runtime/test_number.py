@@ -130,6 +130,12 @@ def test_the_line_says_when_a_number_was_read_unsurely(name, number, confidence,
     assert reading.to_line() == line
 
 
+@pytest.mark.parametrize("name,number,confidence,reason,line", LINES, ids=[c[0] for c in LINES])
+def test_the_json_says_so_too(name, number, confidence, reason, line):
+    doc = number_mod.NumberReading("a.png", number=number, confidence=confidence, reason=reason).to_json()
+    assert doc.get("unsure") == (None if number is None else "unsure" in line)
+
+
 @pytest.mark.parametrize(
     "image",
     [

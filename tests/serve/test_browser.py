@@ -238,7 +238,7 @@ def test_drawing_a_number_shows_it_with_a_box_per_digit(browser, service, artifa
 
 
 UNSURE = [
-    # (case, the number's confidence, shown as unsure)
+    # (case, the number's confidence, the answer's "unsure": shown as unsure)
     ("a sure number", 0.97, False),
     ("an unsure number", 0.62, True),
 ]
@@ -249,7 +249,7 @@ def test_a_number_read_unsurely_is_shown_as_unsure(browser, service, name, confi
     """The page's own rendering of an answer (as /predict?number=1 sends it), without drawing."""
     open_page(browser, service)
     digit = {"label": 1, "confidence": confidence, "box": [0, 0, 10, 10], "top_k": []}
-    answer = {"number": "1", "confidence": confidence, "digits": [digit], "lines": 1}
+    answer = {"number": "1", "confidence": confidence, "unsure": unsure, "digits": [digit], "lines": 1}
     browser.execute_script("showAnswer(arguments[0], false)", answer)
     label = browser.find_element("id", "label")
     assert ("unsure" in label.get_attribute("class").split()) == unsure

@@ -15,6 +15,7 @@ import pytest
 from helpers import free_port, require_extra
 
 from mnist_edge.cli import main
+from mnist_edge.constants import NUMBER_UNSURE_BELOW
 from mnist_edge.runtime import Predictor, default_model_path
 from mnist_edge.runtime.reading import Reader
 from mnist_edge.watch import WatchConfig, loop
@@ -43,6 +44,7 @@ def test_with_number_the_last_scene_is_42(runner, digit_video):
     docs = [json.loads(line) for line in result.stdout.splitlines()]
     assert [d["reading"] for d in docs] == ["3", "7", "nothing", "42"]
     assert [d["label"] for d in docs[-1]["digits"]] == [4, 2]
+    assert docs[-1]["unsure"] == (docs[-1]["confidence"] < NUMBER_UNSURE_BELOW)
 
 
 def test_a_published_line_has_time_confidence_and_stage_times(runner, digit_video):
