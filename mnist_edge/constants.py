@@ -74,6 +74,6 @@ def cache_root() -> Path:
 # Numbers: bars on a number's confidence (its digits' product) that eval --number and
 # benchmarks/number_reading.py report answers at (kept, right among them, wrong below).
 NUMBER_CONFIDENCE_BARS = (0.5, 0.8, 0.9)
-# A number read below this is said to be unsure (predict --number, the serve page's own
-# copy): 81 % of wrong answers fall below it, 3 % of those above are wrong (MNIST's numbers).
+# A number read below this is "unsure" (predict --number's line and JSON, serve, watch, the
+# page): 81 % of wrong answers fall below it, 3 % of those above are wrong (MNIST's numbers).
 NUMBER_UNSURE_BELOW = 0.9
