@@ -426,14 +426,38 @@ def test_page_is_self_contained(client):
 # -- the real server ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def serve_process():
+    """``start_serve``, and every server it started stopped at the end, even when the test failed.
+
+    (A failed assertion once left a two-worker server running after CI.)
+    """
+    started = []
+
+    def start(*args):
+        proc, url, port = start_serve(*args)
+        started.append(proc)
+        return proc, url, port
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()  # SIGTERM: the server stops its workers too
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path, workers):
+def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path, workers, serve_process):
     """Four uploads are in flight (headers read, the body's last byte held back) when SIGTERM comes:
     each is finished and answered, then the server exits 0. No sleep decides "in flight" (a busy
     machine once left two of four still unaccepted after 50 ms): the uploads are held open and
     health answers on later connections, accepted after theirs, before the signal."""
-    proc, url, port = start_serve("--workers", workers)
+    proc, url, port = serve_process("--workers", workers)
     big = np.kron(255 - mnist.x_test[0], np.ones((40, 40), np.uint8))  # a slow 1120x1120 photo
     buffer = io.BytesIO()
     Image.fromarray(big).save(buffer, format="PNG")
@@ -461,8 +485,8 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(mnist, tmp_path, worke
 
 
 @pytest.mark.slow
-def test_a_streamed_body_past_the_limit_is_cut_off(tmp_path):
-    proc, _, port = start_serve("--max-body", "64KB")
+def test_a_streamed_body_past_the_limit_is_cut_off(tmp_path, serve_process):
+    proc, _, port = serve_process("--max-body", "64KB")
     try:
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(
@@ -598,14 +622,14 @@ def test_a_request_waits_for_room_in_the_budget_then_503():
 
 
 @pytest.mark.slow
-def test_a_start_and_stop_with_two_workers_leaves_no_files(tmp_path):
+def test_a_start_and_stop_with_two_workers_leaves_no_files(tmp_path, serve_process):
     env_tmp = tmp_path / "tmp"
     env_tmp.mkdir()
     import os
 
     os.environ["TMPDIR"] = str(env_tmp)
     try:
-        proc, url, _ = start_serve("--workers", "2")
+        proc, url, _ = serve_process("--workers", "2")
         assert urllib.request.urlopen(url + "/metrics", timeout=5).status == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
