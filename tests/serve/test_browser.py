@@ -245,12 +245,14 @@ UNSURE = [
 
 
 @pytest.mark.parametrize("name,confidence,unsure", UNSURE, ids=[c[0] for c in UNSURE])
-def test_a_number_read_unsurely_is_shown_as_unsure(browser, service, name, confidence, unsure):
+def test_a_number_read_unsurely_is_shown_as_unsure(browser, service, artifacts, name, confidence, unsure):
     """The page's own rendering of an answer (as /predict?number=1 sends it), without drawing."""
     open_page(browser, service)
     digit = {"label": 1, "confidence": confidence, "box": [0, 0, 10, 10], "top_k": []}
     answer = {"number": "1", "confidence": confidence, "unsure": unsure, "digits": [digit], "lines": 1}
     browser.execute_script("showAnswer(arguments[0], false)", answer)
+    browser.save_screenshot(str(artifacts / f"number_{'unsure' if unsure else 'sure'}.png"))
     label = browser.find_element("id", "label")
     assert ("unsure" in label.get_attribute("class").split()) == unsure
     assert ("check it" in browser.find_element("id", "reason").text) == unsure
+    assert not browser.find_elements("css selector", "#digits img")  # none sent: no broken image
