@@ -43,7 +43,7 @@ from PIL import Image
 from mnist_edge import data
 from mnist_edge.constants import NUMBER_CONFIDENCE_BARS
 from mnist_edge.evaluation.image_eval import DIGITS, labelled_forms, labelled_images
-from mnist_edge.evaluation.number_eval import aligned_matches
+from mnist_edge.evaluation.number_eval import aligned_matches, by_confidence, format_bar
 from mnist_edge.preprocess import load_gray, pil_to_gray
 from mnist_edge.runtime import Predictor, default_model_path
 from mnist_edge.runtime.number import DOUBT, NumberReader
@@ -146,16 +146,10 @@ def print_confidence(scored) -> None:
     above it, how many of those are right, and the share of the wrong
     answers that fall below it (flagged for a second look).
     """
-    right = np.array([r for r, _ in scored], bool)
-    confidence = np.array([c for _, c in scored], np.float64)
+    right = [r for r, _ in scored]
+    confidence = [c for _, c in scored]
     for bar in NUMBER_CONFIDENCE_BARS:
-        kept = confidence >= bar
-        right_kept = right[kept].mean() if kept.any() else float("nan")
-        flagged = (~kept[~right]).mean() if (~right).any() else float("nan")
-        print(
-            f"2-6 digits, number confidence >= {bar}: kept {kept.mean():.3f}, right among them "
-            f"{right_kept:.3f}; wrong answers below the bar {flagged:.3f}"
-        )
+        print(f"2-6 digits, number confidence >= {bar}: {format_bar(by_confidence(right, confidence, bar))}")
 
 
 def main() -> int:

@@ -177,11 +177,7 @@ def format_summary(summary: dict) -> str:
         f"digit count    right {counts['right']}, too few {counts['too_few']}, "
         f"too many {counts['too_many']}, none read {counts['none']}",
         f"silently wrong {summary['silently_wrong']}  (wrong answers with no '?')",
-        *(
-            f"confidence >= {row['bar']}  kept {_share(row['kept'])}, right among them "
-            f"{_share(row['right_among_kept'])}; wrong answers below the bar {_share(row['wrong_below'])}"
-            for row in summary["by_confidence"]
-        ),
+        *(f"confidence >= {row['bar']}  {format_bar(row)}" for row in summary["by_confidence"]),
         "by length      "
         + "  ".join(
             f"{k}: {v['number_accuracy']:.3f}/{v['digit_accuracy']:.3f} (n={v['n']})"
@@ -192,8 +188,16 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _share(value: Optional[float]) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def format_bar(row: dict) -> str:
+    """One :func:`by_confidence` row as printed; "-" for a share with nothing to count."""
+
+    def share(value: Optional[float]) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    return (
+        f"kept {share(row['kept'])}, right among them {share(row['right_among_kept'])}; "
+        f"wrong answers below the bar {share(row['wrong_below'])}"
+    )
 
 
 def write_report(result: NumberEval, summary: dict, out_dir, model: str, limit: int = 60) -> List[Path]:

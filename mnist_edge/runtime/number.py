@@ -376,6 +376,11 @@ def is_digit_cell(gray: np.ndarray) -> bool:
     return max(h, w) <= TINY_SIDE or is_stretched_scan(gray)
 
 
+def _is_sure(reading: Reading) -> bool:
+    """Whether predict's reading of the whole image settles it as one digit (:data:`SURE_LONE`)."""
+    return reading.label is not None and reading.confidence >= SURE_LONE
+
+
 def _union_box(pieces) -> List[int]:
     """``[x, y, w, h]`` of the box round every piece's box."""
     x0 = min(p.box[0] for p in pieces)
@@ -424,7 +429,7 @@ class NumberReader:
         except NoDigitError as exc:
             return NumberReading(path, reason=f"{NOT_A_NUMBER}: {exc}")
         lone = self._lone_reading(path, gray, found)
-        if lone is not None and lone.label is not None and lone.confidence >= SURE_LONE:
+        if lone is not None and _is_sure(lone):
             return self._single(path, gray, found.lines, found.pieces[0].box, lone)
         sure = self._sure_broken_digit(path, gray, found)
         if sure is not None:
@@ -499,7 +504,7 @@ class NumberReader:
         if w > ONE_DIGIT_ASPECT * h or min(p.box[3] for p in pieces) >= SHORT_PIECE * h:
             return None
         reading = self.reader.read_gray(path, gray)
-        return reading if reading.label is not None and reading.confidence >= SURE_LONE else None
+        return reading if _is_sure(reading) else None
 
     def _single(
         self, path: str, gray: np.ndarray, lines: int, box, reading: Optional[Reading]
